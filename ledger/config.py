@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production":
             if self.secret_key == DEMO_SECRET or len(self.secret_key) < 32:
-                raise ValueError("LEDGER_SECRET_KEY must be set to 32+ random characters in production")
+                raise ValueError(
+                    "LEDGER_SECRET_KEY must be set to 32+ random characters in production"
+                )
             if self.database_url is None:
                 raise ValueError("LEDGER_DATABASE_URL must point at a managed server in production")
         return self

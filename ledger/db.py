@@ -63,7 +63,10 @@ def database_url(settings: Settings | None = None) -> str:
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)  # type: ignore[arg-type]
+    options: dict[str, object] = {"pool_pre_ping": True}
+    if "poolclass" not in kwargs:
+        options.update(pool_size=10, max_overflow=20)
+    engine = create_engine(url, **options, **kwargs)  # type: ignore[arg-type]
 
     @event.listens_for(engine, "connect")
     def _set_timezone(dbapi_conn, _record):  # type: ignore[no-untyped-def]

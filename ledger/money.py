@@ -12,7 +12,7 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 # Large enough for a province's annual budget many times over, small enough to stay far from
 # BIGINT overflow when thousands of amounts are summed.
 MAX_FEN = 10**15
-_AMOUNT_RE = re.compile(r"^(0|[1-9]\d{0,12})(\.\d{1,2})?$")
+_AMOUNT_RE = re.compile(r"^(0|[1-9]\d{0,13})(\.\d{1,2})?$")
 
 
 class AmountError(ValueError):
@@ -22,7 +22,7 @@ class AmountError(ValueError):
 def parse_amount_fen(value: Any, *, allow_zero: bool = False) -> int:
     """Parse a decimal string such as ``"1234.50"`` into fen, refusing floats and a third decimal."""
     if isinstance(value, bool) or not isinstance(value, str):
-        raise AmountError("amount must be a decimal string such as \"1234.50\", not a number")
+        raise AmountError('amount must be a decimal string such as "1234.50", not a number')
     text = value.strip()
     if not _AMOUNT_RE.match(text):
         raise AmountError(f"amount {value!r} is not a non-negative decimal with at most 2 places")
@@ -59,9 +59,7 @@ def split_fen(total: int, weights: list[int]) -> list[int]:
         raise AmountError("weights must be non-negative and not all zero")
     wsum = sum(weights)
     shares = [total * w // wsum for w in weights]
-    remainders = sorted(
-        range(len(weights)), key=lambda i: (-(total * weights[i] % wsum), i)
-    )
+    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % wsum), i))
     for i in remainders[: total - sum(shares)]:
         shares[i] += 1
     return shares
@@ -75,8 +73,6 @@ AmountStr = Annotated[
     int,
     BeforeValidator(_validate_amount),
     PlainSerializer(fen_to_str, return_type=str),
-    WithJsonSchema(
-        {"type": "string", "pattern": _AMOUNT_RE.pattern, "examples": ["1000000.00"]}
-    ),
+    WithJsonSchema({"type": "string", "pattern": _AMOUNT_RE.pattern, "examples": ["1000000.00"]}),
 ]
 """An API amount: a decimal string in, fen inside, a decimal string out."""

@@ -272,6 +272,9 @@ CREATE TABLE payout (
     period         char(6) NOT NULL,
     person_key     char(64) NOT NULL,
     household_id   text NOT NULL,
+    household_size smallint NOT NULL DEFAULT 1 CHECK (household_size > 0),
+    township       text NOT NULL DEFAULT '',
+    village        text NOT NULL DEFAULT '',
     payee_name     text NOT NULL,
     account_no     text NOT NULL,
     account_name   text NOT NULL,
@@ -367,10 +370,32 @@ CREATE TRIGGER payout_no_delete BEFORE DELETE ON payout
     FOR EACH ROW EXECUTE FUNCTION refuse_change();
 CREATE TRIGGER payout_no_truncate BEFORE TRUNCATE ON payout
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+
+-- Audit findings: a named rule, its severity, the evidence and a plain-Chinese message. Batch
+-- checks store theirs with the batch; a warning on a batch needs an acknowledgement with a reason.
+CREATE TABLE finding (
+    id                bigserial PRIMARY KEY,
+    rule              text NOT NULL,
+    severity          text NOT NULL CHECK (severity IN ('blocking','warning','info')),
+    jurisdiction_code char(6) NOT NULL REFERENCES jurisdiction(code),
+    fund_code         text REFERENCES fund(code),
+    period            char(6),
+    batch_id          bigint REFERENCES payment_batch(id),
+    message           text NOT NULL,
+    evidence          jsonb NOT NULL DEFAULT '{}'::jsonb,
+    run_id            text,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    acknowledged_by   text,
+    acknowledged_at   timestamptz,
+    ack_reason        text,
+    CHECK ((acknowledged_by IS NULL) = (ack_reason IS NULL))
+);
+CREATE INDEX finding_scope_idx ON finding (jurisdiction_code, period);
+CREATE INDEX finding_batch_idx ON finding (batch_id);
 """
 
 DOWNGRADE = r"""
-DROP TABLE payout_event, payout, payment_batch, audit_log, api_token, app_user, bank_service_area,
+DROP TABLE finding, payout_event, payout, payment_batch, audit_log, api_token, app_user, bank_service_area,
     bureau, bank, idempotency_record, posting, journal_entry, chain_head, fiscal_period_close,
     account, fund, jurisdiction CASCADE;
 DROP FUNCTION payout_guard_update(), payout_guard_insert(), refuse_change(), journal_entry_balanced(), posting_apply(),

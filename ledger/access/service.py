@@ -1,0 +1,160 @@
+"""Bureaus, users and API tokens. Tokens are random, shown once, stored only as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ledger.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from ledger.jurisdictions.catalog import in_subtree
+
+ROLES = ("finance", "civil_affairs", "bank", "auditor", "admin")
+BUREAU_KINDS = ("finance", "civil_affairs", "bank", "audit", "admin")
+ROLE_BUREAU = {
+    "finance": "finance",
+    "civil_affairs": "civil_affairs",
+    "bank": "bank",
+    "auditor": "audit",
+    "admin": "admin",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user of one bureau of one jurisdiction, with one role."""
+
+    user_id: int
+    username: str
+    role: str
+    bureau_id: int
+    jurisdiction: str
+    bank_code: str | None = None
+
+    def sees(self, jurisdiction: str) -> bool:
+        return in_subtree(self.jurisdiction, jurisdiction)
+
+
+SYSTEM = Principal(0, "system", "admin", 0, "000000")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_bank(
+    session: Session, *, code: str, name: str, counties: list[str] | None = None
+) -> None:
+    session.execute(
+        text("INSERT INTO bank (code, name) VALUES (:c, :n) ON CONFLICT (code) DO NOTHING"),
+        {"c": code, "n": name},
+    )
+    for county in counties or []:
+        session.execute(
+            text(
+                "INSERT INTO bank_service_area (bank_code, county_code) VALUES (:b, :c) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"b": code, "c": county},
+        )
+
+
+def create_bureau(
+    session: Session, *, jurisdiction: str, kind: str, name: str, bank_code: str | None = None
+) -> int:
+    if kind not in BUREAU_KINDS:
+        raise ValidationFailed(
+            f"bureau kind must be one of {', '.join(BUREAU_KINDS)}",
+            [{"field": "kind", "reason": "unknown kind"}],
+        )
+    row = session.execute(
+        text(
+            "INSERT INTO bureau (jurisdiction_code, kind, name, bank_code) VALUES (:j, :k, :n, :b) "
+            "ON CONFLICT (jurisdiction_code, kind, name) DO UPDATE SET name = EXCLUDED.name RETURNING id"
+        ),
+        {"j": jurisdiction, "k": kind, "n": name, "b": bank_code},
+    ).one()
+    return int(row[0])
+
+
+def create_user(
+    session: Session, *, username: str, display_name: str, bureau_id: int, role: str
+) -> int:
+    if role not in ROLES:
+        raise ValidationFailed(
+            f"role must be one of {', '.join(ROLES)}", [{"field": "role", "reason": "unknown role"}]
+        )
+    bureau = session.execute(
+        text("SELECT kind FROM bureau WHERE id = :b"), {"b": bureau_id}
+    ).first()
+    if bureau is None:
+        raise NotFound(f"bureau {bureau_id} does not exist")
+    if ROLE_BUREAU[role] != bureau.kind:
+        raise ValidationFailed(
+            f"a {role} user cannot belong to a {bureau.kind} bureau",
+            [{"field": "role", "reason": "does not match the bureau kind"}],
+        )
+    exists = session.execute(
+        text("SELECT id FROM app_user WHERE username = :u"), {"u": username}
+    ).first()
+    if exists:
+        raise Conflict(f"user {username} already exists")
+    row = session.execute(
+        text(
+            "INSERT INTO app_user (username, display_name, bureau_id, role) VALUES (:u, :d, :b, :r) RETURNING id"
+        ),
+        {"u": username, "d": display_name, "b": bureau_id, "r": role},
+    ).one()
+    return int(row[0])
+
+
+def issue_token(session: Session, *, user_id: int, days: int = 30, label: str = "") -> str:
+    token = "lgr_" + secrets.token_urlsafe(32)
+    session.execute(
+        text(
+            "INSERT INTO api_token (user_id, token_hash, label, expires_at) VALUES (:u, :h, :l, :e)"
+        ),
+        {
+            "u": user_id,
+            "h": hash_token(token),
+            "l": label,
+            "e": datetime.now(UTC) + timedelta(days=days),
+        },
+    )
+    return token
+
+
+def revoke_token(session: Session, *, token: str) -> bool:
+    row = session.execute(
+        text(
+            "UPDATE api_token SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL RETURNING id"
+        ),
+        {"h": hash_token(token)},
+    ).first()
+    return row is not None
+
+
+def authenticate(session: Session, token: str) -> Principal:
+    row = session.execute(
+        text(
+            "SELECT u.id, u.username, u.role, u.active, b.id AS bureau_id, b.jurisdiction_code, b.bank_code, "
+            "t.expires_at, t.revoked_at FROM api_token t JOIN app_user u ON u.id = t.user_id "
+            "JOIN bureau b ON b.id = u.bureau_id WHERE t.token_hash = :h"
+        ),
+        {"h": hash_token(token)},
+    ).first()
+    if row is None:
+        raise Unauthenticated("unknown token")
+    if row.revoked_at is not None:
+        raise Unauthenticated("the token was revoked")
+    if row.expires_at <= datetime.now(UTC):
+        raise Unauthenticated("the token has expired")
+    if not row.active:
+        raise Unauthenticated("the user is disabled")
+    return Principal(
+        row.id, row.username, row.role, row.bureau_id, row.jurisdiction_code, row.bank_code
+    )

@@ -1,0 +1,162 @@
+"""The ``ledger`` console command. ``ledger.main`` mounts every package's commands onto it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ledger import db
+from ledger.access import service as access
+from ledger.db import session_scope
+from ledger.journal.verify import verify as verify_books
+
+console = Console(stderr=True)
+
+
+def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> typer.Typer:
+    app = typer.Typer(
+        help="Social-assistance funds ledger", no_args_is_help=True, add_completion=False
+    )
+    db_app = typer.Typer(help="Schema migrations (the only way the schema comes into being)")
+    users_app = typer.Typer(help="Operators: bureaus and users")
+    tokens_app = typer.Typer(help="Operators: API tokens")
+    app.add_typer(db_app, name="db")
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")
+
+    @db_app.command("upgrade")
+    def db_upgrade(revision: str = "heads") -> None:
+        """Apply migrations up to REVISION (default: all heads)."""
+        db.upgrade(db.database_url(), revision)
+        console.print(f"schema upgraded to {revision}")
+
+    @db_app.command("downgrade")
+    def db_downgrade(revision: str = "base") -> None:
+        """Revert migrations down to REVISION (default: base, an empty schema)."""
+        db.downgrade(db.database_url(), revision)
+        console.print(f"schema downgraded to {revision}")
+
+    @app.command()
+    def seed() -> None:
+        """Load the Guangdong division tree and the fund catalog."""
+        from ledger.jurisdictions.service import seed_reference_data
+
+        db.upgrade(db.database_url())
+        with session_scope() as session:
+            console.print(seed_reference_data(session=session))
+
+    @app.command()
+    def verify() -> None:
+        """Recompute the hash chain and every invariant; exit 1 naming the first broken entry."""
+        with session_scope() as session:
+            report = verify_books(session)
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        if not report.ok:
+            first = report.first_broken_entry
+            console.print(
+                "[red]verification FAILED[/red]"
+                + (f": first broken entry {first}" if first else "")
+            )
+            raise typer.Exit(1)
+        console.print(
+            f"[green]verified[/green] {report.entry_count} entries, head {report.chain_head}"
+        )
+
+    @app.command()
+    def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+        """Start the HTTP API (OpenAPI at /docs and /openapi.json)."""
+        import uvicorn
+
+        db.upgrade(db.database_url())
+        uvicorn.run(create_app(), host=host, port=port, workers=1 if workers < 2 else workers)
+
+    @app.command()
+    def demo(
+        out: Annotated[
+            Path, typer.Option(help="Directory for summary.json, bank files and reports")
+        ] = Path("demo-out"),
+        size: Annotated[int, typer.Option(help="Households per county")] = 40,
+        counties: Annotated[int, typer.Option(help="How many counties pay (0 = all 122)")] = 0,
+        until: Annotated[
+            str | None, typer.Option(help="Stop after this stage (e.g. released)")
+        ] = None,
+    ) -> None:
+        """Run a whole month of every capability on the configured (or embedded) database."""
+        from ledger.demo import run_demo
+
+        summary = run_demo(
+            stages=demo_stages,
+            out=out,
+            size=size,
+            counties=counties,
+            until=until,
+            create_app=create_app,
+        )
+        if not summary.get("verify", {}).get("ok", False):
+            console.print("[red]demo finished but verification failed[/red]")
+            raise typer.Exit(1)
+
+    @users_app.command("add")
+    def users_add(
+        username: str,
+        jurisdiction: Annotated[str, typer.Option(help="Division code of the bureau")],
+        role: Annotated[str, typer.Option(help="finance | civil_affairs | bank | auditor | admin")],
+        bureau: Annotated[str, typer.Option(help="Bureau name, e.g. 荔湾区财政局")],
+        display_name: Annotated[str | None, typer.Option()] = None,
+        bank: Annotated[str | None, typer.Option(help="Bank code, for bank users")] = None,
+    ) -> None:
+        """Create a user (and its bureau when new)."""
+        kind = access.ROLE_BUREAU.get(role)
+        if kind is None:
+            raise typer.BadParameter(f"role must be one of {', '.join(access.ROLES)}")
+        with session_scope() as session:
+            bureau_id = access.create_bureau(
+                session, jurisdiction=jurisdiction, kind=kind, name=bureau, bank_code=bank
+            )
+            uid = access.create_user(
+                session,
+                username=username,
+                display_name=display_name or username,
+                bureau_id=bureau_id,
+                role=role,
+            )
+            session.commit()
+        console.print(f"user {username} created (id {uid})")
+
+    @tokens_app.command("issue")
+    def tokens_issue(username: str, days: int = 30, label: str = "") -> None:
+        """Issue an API token; it is printed once and stored only hashed."""
+        from sqlalchemy import text
+
+        with session_scope() as session:
+            uid = session.execute(
+                text("SELECT id FROM app_user WHERE username = :u"), {"u": username}
+            ).scalar()
+            if uid is None:
+                console.print(f"[red]no user {username}[/red]")
+                raise typer.Exit(2)
+            token = access.issue_token(session, user_id=uid, days=days, label=label)
+            session.commit()
+        print(token)
+
+    @tokens_app.command("revoke")
+    def tokens_revoke(token: str) -> None:
+        """Revoke a token."""
+        with session_scope() as session:
+            ok = access.revoke_token(session, token=token)
+            session.commit()
+        if not ok:
+            console.print("[red]no such active token[/red]")
+            sys.exit(2)
+        console.print("revoked")
+
+    app.info.epilog = None
+    app.registered_commands.sort(key=lambda c: c.name or "")
+    app.demo_stages = demo_stages  # type: ignore[attr-defined]
+    return app

@@ -1,0 +1,331 @@
+"""``ledger demo``: a whole month of every capability, stage by stage, on one database.
+
+Each package contributes stages; ``ledger.main`` lists them in order. A stage reads and adds to
+the shared ``DemoContext`` and returns the figures it wants in ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from ledger import db
+from ledger.access import service as access
+from ledger.domain import allocation_lines, period_of, transfer_lines
+from ledger.journal import service as journal
+from ledger.journal.verify import verify
+from ledger.jurisdictions.catalog import PROVINCE, guangdong_divisions
+from ledger.jurisdictions.service import seed_reference_data
+from ledger.money import fen_to_str
+
+console = Console(stderr=True)
+DEMO_FUNDS = ("urban_minimum_living", "rural_minimum_living")
+DEMO_BANKS = (("ICBCGD", "中国工商银行广东省分行"), ("RCCGD", "广东省农村信用社联合社"))
+
+
+@dataclass
+class DemoContext:
+    engine: Engine
+    out: Path
+    size: int
+    counties: list[str]
+    period: str
+    effective_date: date
+    tag: str
+    create_app: Callable[..., Any]
+    summary: dict[str, Any] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # role@jurisdiction[#n] -> username
+    _client: Any = None
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @property
+    def client(self) -> Any:
+        """An in-process HTTP client of the real application."""
+        if self._client is None:
+            from fastapi.testclient import TestClient
+
+            self._client = TestClient(self.create_app(self.engine), raise_server_exceptions=True)
+        return self._client
+
+    def call(
+        self, method: str, path: str, *, user: str, key: str | None = None, **kwargs: Any
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
+        if key is not None:
+            headers["Idempotency-Key"] = f"{self.tag}:{key}"
+        response = self.client.request(method, path, headers=headers, **kwargs)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {path} as {user}: {response.status_code} {response.text}")
+        return response
+
+    def user(self, role: str, jurisdiction: str, n: int = 1) -> str:
+        return self.users[f"{role}@{jurisdiction}#{n}"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[DemoContext], dict[str, Any] | None]
+
+
+def _county_list(counties: int) -> list[str]:
+    all_payers = [
+        d.code for d in guangdong_divisions() if d.level == 3 or (d.level == 2 and d.pays_directly)
+    ]
+    if counties <= 0 or counties >= len(all_payers):
+        return all_payers
+    # Always include Liwan (the worked example) and Dongguan (a city that pays directly).
+    chosen = ["440103", "441900"]
+    step = max(1, len(all_payers) // counties)
+    for code in all_payers[::step]:
+        if len(chosen) >= counties:
+            break
+        if code not in chosen:
+            chosen.append(code)
+    return sorted(chosen[:counties])
+
+
+def stage_setup(ctx: DemoContext) -> dict[str, Any]:
+    """Schema, reference data, banks, bureaus, users (two per bureau for maker-checker) and tokens."""
+    db.upgrade(ctx.engine.url.render_as_string(hide_password=False))
+    with ctx.session() as s:
+        seeded = seed_reference_data(session=s)
+        cities = sorted({c[:4] + "00" for c in ctx.counties})
+        for i, (code, name) in enumerate(DEMO_BANKS):
+            access.create_bank(
+                s, code=code, name=name, counties=ctx.counties[i::2] if i < 2 else []
+            )
+        people = 0
+
+        def add(role: str, jur: str, bureau: str, n: int = 1, bank: str | None = None) -> None:
+            nonlocal people
+            kind = access.ROLE_BUREAU[role]
+            bid = access.create_bureau(s, jurisdiction=jur, kind=kind, name=bureau, bank_code=bank)
+            uname = f"{ctx.tag}-{role}-{bank or jur}-{n}".lower().replace("_", "")
+            access.create_user(s, username=uname, display_name=uname, bureau_id=bid, role=role)
+            ctx.tokens[uname] = access.issue_token(s, user_id=_uid(s, uname), days=2, label="demo")
+            ctx.users[f"{role}@{bank or jur}#{n}"] = uname
+            people += 1
+
+        for jur in dict.fromkeys([PROVINCE, *cities, *ctx.counties]):
+            for n in (1, 2):
+                add("finance", jur, f"{jur}财政局", n)
+        for county in ctx.counties:
+            for n in (1, 2):
+                add("civil_affairs", county, f"{county}民政局", n)
+        for code, name in DEMO_BANKS:
+            for n in (1, 2):
+                add("bank", PROVINCE, name, n, bank=code)
+        add("auditor", PROVINCE, "广东省审计厅")
+        add("auditor", cities[0], f"{cities[0]}审计局")
+        add("admin", PROVINCE, "广东省民政厅信息中心")
+        s.commit()
+    return {"reference_data": seeded, "counties": len(ctx.counties), "users": people}
+
+
+def _uid(s: Session, username: str) -> int:
+    return int(
+        s.execute(text("SELECT id FROM app_user WHERE username = :u"), {"u": username}).scalar_one()
+    )
+
+
+def county_need_fen(ctx: DemoContext) -> int:
+    """What each county receives per fund: enough for its roster with room to spare."""
+    return ctx.size * 2_500_00
+
+
+def stage_funding(ctx: DemoContext) -> dict[str, Any]:
+    """Province allocates each fund, then transfers province → city → county (service level)."""
+    per_county = county_need_fen(ctx)
+    by_city: dict[str, list[str]] = {}
+    for c in ctx.counties:
+        by_city.setdefault(c[:4] + "00", []).append(c)
+    entries = 0
+    with ctx.session() as s:
+        for fund in DEMO_FUNDS:
+            city_amounts = {
+                city: per_county * len([c for c in cs if c != city]) + per_county * 11 // 10
+                for city, cs in by_city.items()
+            }
+            province_total = sum(city_amounts.values()) * 12 // 10
+            journal.post_entry(
+                s,
+                kind="allocation",
+                lines=allocation_lines(PROVINCE, fund, province_total),
+                created_by=ctx.user("finance", PROVINCE),
+                effective_date=ctx.effective_date,
+                document_type="allocation",
+                document_id=f"粤财社〔{ctx.period[:4]}〕{ctx.tag}号",
+            )
+            entries += 1
+            for city, amount in city_amounts.items():
+                journal.post_entry(
+                    s,
+                    kind="transfer",
+                    lines=transfer_lines(PROVINCE, city, fund, amount),
+                    created_by=ctx.user("finance", PROVINCE),
+                    effective_date=ctx.effective_date,
+                )
+                entries += 1
+                for county in by_city[city]:
+                    if county == city:
+                        continue
+                    journal.post_entry(
+                        s,
+                        kind="transfer",
+                        lines=transfer_lines(city, county, fund, per_county),
+                        created_by=ctx.user("finance", city),
+                        effective_date=ctx.effective_date,
+                    )
+                    entries += 1
+            s.commit()
+    return {"entries": entries}
+
+
+def stage_corrections(ctx: DemoContext) -> dict[str, Any]:
+    """A mistaken allocation, corrected by a reversing entry through the API."""
+    fund = DEMO_FUNDS[0]
+    with ctx.session() as s:
+        wrong = journal.post_entry(
+            s,
+            kind="allocation",
+            lines=allocation_lines(PROVINCE, fund, 12_345_00),
+            created_by=ctx.user("finance", PROVINCE),
+            effective_date=ctx.effective_date,
+            memo="entered twice by mistake",
+        )
+        s.commit()
+    reply = ctx.call(
+        "POST",
+        f"/entries/{wrong.id}/reversal",
+        user=ctx.user("finance", PROVINCE, 2),
+        key=f"reverse-{wrong.id}",
+        json={"memo": "duplicate allocation"},
+    ).json()
+    return {"reversed_entry": wrong.id, "reversal_entry": reply["entry_id"]}
+
+
+def stage_close_period(ctx: DemoContext) -> dict[str, Any]:
+    """The province closes the month before the demo month."""
+    y, m = int(ctx.period[:4]), int(ctx.period[4:])
+    previous = f"{y - 1}12" if m == 1 else f"{y}{m - 1:02d}"
+    reply = ctx.call(
+        "POST",
+        "/periods/close",
+        user=ctx.user("finance", PROVINCE),
+        key=f"close-{previous}",
+        json={"period": previous},
+    ).json()
+    return {"closed_period": previous, "newly_closed": reply["newly_closed"]}
+
+
+def stage_books(ctx: DemoContext) -> dict[str, Any]:
+    """Trial balances of the province and of the whole tree, as the API reports them."""
+    auditor = ctx.user("auditor", PROVINCE)
+    province = ctx.call("GET", f"/jurisdictions/{PROVINCE}/trial-balance", user=auditor).json()
+    rolled = ctx.call(
+        "GET", f"/jurisdictions/{PROVINCE}/trial-balance", user=auditor, params={"rollup": True}
+    ).json()
+    with ctx.session() as s:
+        unbalanced = s.execute(
+            text(
+                "SELECT count(*) FROM (SELECT jurisdiction_code, fund_code FROM account "
+                "GROUP BY 1, 2 HAVING sum(balance_fen) <> 0) t"
+            )
+        ).scalar_one()
+        negative = s.execute(
+            text("SELECT count(*) FROM account WHERE kind = 'special_cash' AND balance_fen < 0")
+        ).scalar_one()
+        entries = s.execute(text("SELECT count(*) FROM journal_entry")).scalar_one()
+    return {
+        "journal_entries": entries,
+        "province_trial_balance": {
+            f["fund"]: {"debit": f["debit"], "credit": f["credit"]} for f in province["funds"]
+        },
+        "rollup_trial_balance": {
+            f["fund"]: {"debit": f["debit"], "credit": f["credit"]} for f in rolled["funds"]
+        },
+        "unbalanced_books": unbalanced,
+        "negative_special_cash": negative,
+    }
+
+
+CORE_STAGES = [
+    Stage("setup", stage_setup),
+    Stage("funded", stage_funding),
+    Stage("corrected", stage_corrections),
+    Stage("closed", stage_close_period),
+]
+FINAL_STAGES = [Stage("books", stage_books)]
+
+
+def run_demo(
+    *,
+    stages: list[Stage],
+    out: Path,
+    size: int,
+    counties: int,
+    until: str | None,
+    create_app: Callable[..., Any],
+    engine: Engine | None = None,
+) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    engine = engine or db.get_engine()
+    today = date.today()
+    ctx = DemoContext(
+        engine=engine,
+        out=out,
+        size=size,
+        counties=_county_list(counties),
+        period=period_of(today),
+        effective_date=today,
+        tag=f"d{int(time.time()) % 10**8:08d}",
+        create_app=create_app,
+    )
+    ctx.summary = {"period": ctx.period, "run": ctx.tag, "stages": {}}
+    started = time.perf_counter()
+    names = [s.name for s in stages]
+    if until is not None and until not in names:
+        raise SystemExit(f"--until must be one of: {', '.join(names)}")
+    for stage in [*stages, *FINAL_STAGES]:
+        t0 = time.perf_counter()
+        console.print(
+            f"[bold]▶ {stage.name}[/bold] — {stage.run.__doc__.splitlines()[0] if stage.run.__doc__ else ''}"
+        )
+        figures = stage.run(ctx) or {}
+        ctx.summary["stages"][stage.name] = {
+            **figures,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        if stage.name == until:
+            break
+    with ctx.session() as s:
+        report = verify(s)
+    ctx.summary["verify"] = {
+        k: report.as_dict()[k] for k in ("ok", "entry_count", "chain_head", "problems")
+    }
+    ctx.summary["chain_head"] = report.chain_head
+    ctx.summary["seconds"] = round(time.perf_counter() - started, 2)
+    (out / "summary.json").write_text(
+        json.dumps(ctx.summary, ensure_ascii=False, indent=2, default=str)
+    )
+    console.print(
+        f"[green]demo done[/green] in {ctx.summary['seconds']} s: {report.entry_count} entries, "
+        f"verify {'ok' if report.ok else 'FAILED'}, head {report.chain_head[:16]}…; summary in {out / 'summary.json'}"
+    )
+    return ctx.summary
+
+
+__all__ = ["CORE_STAGES", "DemoContext", "Stage", "fen_to_str", "run_demo"]

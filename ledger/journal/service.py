@@ -1,0 +1,417 @@
+"""The journal: posting balanced, hash-chained entries under locks, and reading the books.
+
+Order of locks for every writer: the touched accounts by id, then the chain head. Holding them
+in that order keeps concurrent writers free of deadlocks; the database re-checks every rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from ledger.domain import (
+    AccountKind,
+    PostingLine,
+    UnbalancedEntry,
+    canonical_entry,
+    check_balanced,
+    entry_hash,
+    period_of,
+    reversal_lines,
+)
+from ledger.errors import Conflict, InsufficientFunds, NotFound, PeriodClosed, ValidationFailed
+from ledger.jurisdictions.catalog import in_subtree, level_of
+from ledger.jurisdictions.service import ensure_charts
+from ledger.money import fen_to_str
+
+
+@dataclass(frozen=True)
+class PostedEntry:
+    id: int
+    hash: str
+    prev_hash: str
+    kind: str
+    effective_date: date
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "entry_id": self.id,
+            "hash": self.hash,
+            "prev_hash": self.prev_hash,
+            "kind": self.kind,
+            "effective_date": self.effective_date.isoformat(),
+        }
+
+
+def post_entry(
+    session: Session,
+    *,
+    kind: str,
+    lines: Sequence[PostingLine],
+    created_by: str,
+    effective_date: date | None = None,
+    memo: str = "",
+    document_type: str | None = None,
+    document_id: str | None = None,
+    reverses_id: int | None = None,
+    payload_digest: str | None = None,
+) -> PostedEntry:
+    """Write one entry inside the caller's transaction (the caller commits)."""
+    try:
+        check_balanced(lines)
+    except UnbalancedEntry as exc:
+        raise ValidationFailed(str(exc), [{"field": "postings", "reason": str(exc)}]) from exc
+    effective_date = effective_date or date.today()
+    period = period_of(effective_date)
+    if session.execute(
+        text("SELECT 1 FROM fiscal_period_close WHERE period = :p"), {"p": period}
+    ).first():
+        raise PeriodClosed(
+            f"fiscal period {period} is closed",
+            [{"field": "effective_date", "reason": "period closed"}],
+        )
+    ensure_charts(session, {(ln.jurisdiction, ln.fund) for ln in lines})
+    keys = sorted({(ln.jurisdiction, ln.fund, ln.kind.value) for ln in lines})
+    rows = session.execute(
+        text(
+            "SELECT id, jurisdiction_code, fund_code, kind, balance_fen FROM account "
+            "WHERE (jurisdiction_code, fund_code, kind) IN (SELECT * FROM unnest("
+            "CAST(:js AS text[]), CAST(:fs AS text[]), CAST(:ks AS text[]))) "
+            "ORDER BY id FOR UPDATE"
+        ),
+        {"js": [k[0] for k in keys], "fs": [k[1] for k in keys], "ks": [k[2] for k in keys]},
+    ).all()
+    accounts = {(r.jurisdiction_code, r.fund_code, r.kind): r for r in rows}
+    _check_special_cash(lines, accounts)
+
+    head = session.execute(text("SELECT seq, hash FROM chain_head FOR UPDATE")).one()
+    entry_id, prev = head.seq + 1, head.hash
+    created_at = datetime.now(UTC)
+    digest = entry_hash(
+        canonical_entry(
+            entry_id=entry_id,
+            prev_hash=prev,
+            kind=kind,
+            memo=memo,
+            effective_date=effective_date,
+            document_type=document_type,
+            document_id=document_id,
+            reverses_id=reverses_id,
+            payload_digest=payload_digest,
+            created_by=created_by,
+            created_at=created_at,
+            lines=lines,
+        )
+    )
+    try:
+        session.execute(
+            text(
+                "INSERT INTO journal_entry (id, kind, memo, effective_date, period, document_type, "
+                "document_id, reverses_id, payload_digest, created_by, created_at, prev_hash, hash) "
+                "VALUES (:id, :kind, :memo, :ed, :period, :dt, :did, :rev, :pd, :by, :at, :prev, :hash)"
+            ),
+            {
+                "id": entry_id,
+                "kind": kind,
+                "memo": memo,
+                "ed": effective_date,
+                "period": period,
+                "dt": document_type,
+                "did": document_id,
+                "rev": reverses_id,
+                "pd": payload_digest,
+                "by": created_by,
+                "at": created_at,
+                "prev": prev,
+                "hash": digest,
+            },
+        )
+        session.execute(
+            text(
+                "INSERT INTO posting (entry_id, account_id, side, amount_fen) "
+                "SELECT :e, a, s, m FROM unnest(CAST(:a AS bigint[]), CAST(:s AS text[]), "
+                "CAST(:m AS bigint[])) AS t(a, s, m)"
+            ),
+            {
+                "e": entry_id,
+                "a": [accounts[(ln.jurisdiction, ln.fund, ln.kind.value)].id for ln in lines],
+                "s": [ln.side for ln in lines],
+                "m": [ln.amount_fen for ln in lines],
+            },
+        )
+    except IntegrityError as exc:
+        raise translate_db_error(exc) from exc
+    return PostedEntry(entry_id, digest, prev, kind, effective_date, created_at)
+
+
+def _check_special_cash(
+    lines: Sequence[PostingLine], accounts: dict[tuple[str, str, str], Any]
+) -> None:
+    delta: dict[tuple[str, str, str], int] = {}
+    for ln in lines:
+        if ln.kind is AccountKind.special_cash:
+            k = (ln.jurisdiction, ln.fund, ln.kind.value)
+            delta[k] = delta.get(k, 0) + (ln.amount_fen if ln.side == "D" else -ln.amount_fen)
+    for k, d in delta.items():
+        balance = accounts[k].balance_fen
+        if balance + d < 0:
+            raise InsufficientFunds(
+                f"special cash of {k[0]}/{k[1]} holds {fen_to_str(balance)}, "
+                f"{fen_to_str(-d)} is needed",
+                [{"field": "amount", "reason": "exceeds the special account balance"}],
+            )
+
+
+def translate_db_error(exc: DBAPIError) -> Exception:
+    """Turn a refusal by a database rule into the domain error a caller expects."""
+    msg = str(exc.orig)
+    if "special_cash_not_negative" in msg:
+        return InsufficientFunds("special cash cannot go below zero")
+    if "period_closed" in msg or "is closed" in msg:
+        return PeriodClosed("the fiscal period is closed")
+    if "journal_entry_reverses_id_key" in msg:
+        return Conflict("that entry has already been reversed")
+    if "payout_one_live_attempt" in msg:
+        return Conflict("a person would be paid twice for one fund and period")
+    return Conflict(f"refused by the database: {msg.splitlines()[0]}")
+
+
+def entry_lines(session: Session, entry_id: int) -> list[PostingLine]:
+    rows = session.execute(
+        text(
+            "SELECT a.jurisdiction_code, a.fund_code, a.kind, p.side, p.amount_fen "
+            "FROM posting p JOIN account a ON a.id = p.account_id WHERE p.entry_id = :e ORDER BY p.id"
+        ),
+        {"e": entry_id},
+    ).all()
+    return [PostingLine(r[0], r[1], AccountKind(r[2]), r[3], r[4]) for r in rows]
+
+
+def reverse_entry(
+    session: Session,
+    *,
+    entry_id: int,
+    created_by: str,
+    memo: str = "",
+    effective_date: date | None = None,
+) -> PostedEntry:
+    """A correction: the mirror image of ``entry_id``, pointing at it. An entry reverses once."""
+    original = session.execute(
+        text(
+            "SELECT id, kind, reverses_id, document_type, document_id FROM journal_entry WHERE id = :e"
+        ),
+        {"e": entry_id},
+    ).first()
+    if original is None:
+        raise NotFound(f"journal entry {entry_id} does not exist")
+    if original.reverses_id is not None:
+        raise Conflict(f"entry {entry_id} is itself a reversal; post a new entry instead")
+    if session.execute(
+        text("SELECT 1 FROM journal_entry WHERE reverses_id = :e"), {"e": entry_id}
+    ).first():
+        raise Conflict(f"entry {entry_id} has already been reversed")
+    if original.kind in ("batch_release", "settlement"):
+        raise Conflict(f"a {original.kind} entry is corrected through its payouts, not reversed")
+    return post_entry(
+        session,
+        kind="reversal",
+        lines=reversal_lines(entry_lines(session, entry_id)),
+        created_by=created_by,
+        effective_date=effective_date,
+        memo=memo or f"reversal of entry {entry_id}",
+        document_type=original.document_type,
+        document_id=original.document_id,
+        reverses_id=entry_id,
+    )
+
+
+def close_period(session: Session, *, period: str, closed_by: str) -> bool:
+    """Close ``period`` (YYYYMM); returns False when it was already closed."""
+    row = session.execute(
+        text(
+            "INSERT INTO fiscal_period_close (period, closed_by) VALUES (:p, :b) "
+            "ON CONFLICT (period) DO NOTHING RETURNING period"
+        ),
+        {"p": period, "b": closed_by},
+    ).first()
+    return row is not None
+
+
+# ---- reads ---------------------------------------------------------------------------------
+
+
+def balances(
+    session: Session, *, jurisdiction: str, fund: str | None = None, as_of: date | None = None
+) -> list[dict[str, Any]]:
+    """Debit-positive balances per account of one jurisdiction, as of a date (inclusive)."""
+    if as_of is None:
+        sql = (
+            "SELECT jurisdiction_code, fund_code, kind, balance_fen FROM account "
+            "WHERE jurisdiction_code = :j AND (CAST(:f AS text) IS NULL OR fund_code = :f) "
+            "ORDER BY fund_code, kind"
+        )
+    else:
+        sql = (
+            "SELECT a.jurisdiction_code, a.fund_code, a.kind, COALESCE(sum(CASE p.side WHEN 'D' "
+            "THEN p.amount_fen ELSE -p.amount_fen END) FILTER (WHERE e.effective_date <= :d), 0) "
+            "AS balance_fen FROM account a LEFT JOIN posting p ON p.account_id = a.id "
+            "LEFT JOIN journal_entry e ON e.id = p.entry_id "
+            "WHERE a.jurisdiction_code = :j AND (CAST(:f AS text) IS NULL OR a.fund_code = :f) "
+            "GROUP BY a.id ORDER BY a.fund_code, a.kind"
+        )
+    rows = session.execute(text(sql), {"j": jurisdiction, "f": fund, "d": as_of}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def trial_balance(
+    session: Session,
+    *,
+    jurisdiction: str,
+    fund: str | None = None,
+    rollup: bool = False,
+    as_of: date | None = None,
+) -> dict[str, Any]:
+    """Debit and credit columns per (fund, account kind); ``rollup`` sums the whole subtree.
+
+    Rolled up, transfers inside the subtree cancel out: the report also gives the net figures
+    that reached the subtree from outside and left it to people.
+    """
+    level = level_of(jurisdiction)
+    if rollup:
+        prefix = {0: "", 1: jurisdiction[:2], 2: jurisdiction[:4], 3: jurisdiction}[level]
+        where = (
+            "a.jurisdiction_code LIKE :prefix || '%'"
+            if level < 3
+            else "a.jurisdiction_code = :prefix"
+        )
+        params: dict[str, Any] = {"prefix": prefix}
+    else:
+        where = "a.jurisdiction_code = :j"
+        params = {"j": jurisdiction}
+    params.update({"f": fund, "d": as_of})
+    bal = (
+        "a.balance_fen"
+        if as_of is None
+        else "(SELECT COALESCE(sum(CASE p.side WHEN 'D' THEN p.amount_fen ELSE -p.amount_fen END), 0) "
+        "FROM posting p JOIN journal_entry e ON e.id = p.entry_id "
+        "WHERE p.account_id = a.id AND e.effective_date <= :d)"
+    )
+    rows = session.execute(
+        text(
+            f"SELECT a.fund_code, a.kind, sum({bal}) AS balance FROM account a "
+            f"WHERE {where} AND (CAST(:f AS text) IS NULL OR a.fund_code = :f) "
+            "GROUP BY a.fund_code, a.kind ORDER BY a.fund_code, a.kind"
+        ),
+        params,
+    ).all()
+    funds: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        f = funds.setdefault(
+            r.fund_code, {"fund": r.fund_code, "accounts": [], "debit_fen": 0, "credit_fen": 0}
+        )
+        bal_fen = int(r.balance)
+        debit, credit = (bal_fen, 0) if bal_fen >= 0 else (0, -bal_fen)
+        f["accounts"].append({"kind": r.kind, "debit_fen": debit, "credit_fen": credit})
+        f["debit_fen"] += debit
+        f["credit_fen"] += credit
+    for f in funds.values():
+        f["balanced"] = f["debit_fen"] == f["credit_fen"]
+    return {
+        "jurisdiction": jurisdiction,
+        "rollup": rollup,
+        "as_of": as_of.isoformat() if as_of else None,
+        "funds": list(funds.values()),
+        "balanced": all(f["balanced"] for f in funds.values()),
+    }
+
+
+def get_entry(session: Session, entry_id: int) -> dict[str, Any]:
+    row = (
+        session.execute(
+            text(
+                "SELECT id, kind, memo, effective_date, period, document_type, document_id, reverses_id, "
+                "payload_digest, created_by, created_at, prev_hash, hash, "
+                "(SELECT r.id FROM journal_entry r WHERE r.reverses_id = e.id) AS reversed_by "
+                "FROM journal_entry e WHERE id = :e"
+            ),
+            {"e": entry_id},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"journal entry {entry_id} does not exist")
+    out = dict(row)
+    out["postings"] = [
+        {
+            "jurisdiction": ln.jurisdiction,
+            "fund": ln.fund,
+            "account": ln.kind.value,
+            "side": ln.side,
+            "amount_fen": ln.amount_fen,
+        }
+        for ln in entry_lines(session, entry_id)
+    ]
+    return out
+
+
+def entry_jurisdictions(session: Session, entry_id: int) -> set[str]:
+    return {ln.jurisdiction for ln in entry_lines(session, entry_id)}
+
+
+def account_journal(
+    session: Session,
+    *,
+    jurisdiction: str,
+    fund: str,
+    kind: str,
+    limit: int = 100,
+    after_id: int = 0,
+) -> list[dict[str, Any]]:
+    rows = (
+        session.execute(
+            text(
+                "SELECT e.id AS entry_id, e.effective_date, e.kind AS entry_kind, e.memo, p.side, p.amount_fen "
+                "FROM posting p JOIN account a ON a.id = p.account_id JOIN journal_entry e ON e.id = p.entry_id "
+                "WHERE a.jurisdiction_code = :j AND a.fund_code = :f AND a.kind = :k AND e.id > :after "
+                "ORDER BY e.id LIMIT :lim"
+            ),
+            {"j": jurisdiction, "f": fund, "k": kind, "after": after_id, "lim": limit},
+        )
+        .mappings()
+        .all()
+    )
+    return [dict(r) for r in rows]
+
+
+def special_cash(session: Session, jurisdiction: str, fund: str) -> int:
+    row = session.execute(
+        text(
+            "SELECT balance_fen FROM account WHERE jurisdiction_code = :j AND fund_code = :f "
+            "AND kind = 'special_cash'"
+        ),
+        {"j": jurisdiction, "f": fund},
+    ).first()
+    return int(row[0]) if row else 0
+
+
+__all__ = [
+    "PostedEntry",
+    "account_journal",
+    "balances",
+    "close_period",
+    "entry_lines",
+    "get_entry",
+    "in_subtree",
+    "post_entry",
+    "reverse_entry",
+    "special_cash",
+    "trial_balance",
+]

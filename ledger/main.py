@@ -1,0 +1,35 @@
+"""The one module that assembles the application: routers, CLI commands and demo stages of
+``ledger``, ``reconciliation`` and ``reports``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from ledger import cli as core_cli
+from ledger import demo
+from ledger.api import install_error_handlers, install_request_ids
+from ledger.journal.routes import router as books_router
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Social-assistance funds ledger",
+        version="0.1.0",
+        description=(
+            "Double-entry ledger for Guangdong social-assistance funds (专款专用): allocations, "
+            "transfer payments, payment batches, bank reconciliation, disclosure and audit reports. "
+            "Amounts are decimal strings in yuan with at most two places. Every write needs an "
+            "Idempotency-Key header. Errors share one shape: {error: {code, message, details[]}}."
+        ),
+    )
+    app.state.engine = engine
+    install_error_handlers(app)
+    install_request_ids(app)
+    app.include_router(books_router)
+    return app
+
+
+DEMO_STAGES: list[demo.Stage] = [*demo.CORE_STAGES]
+
+cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)

@@ -1,0 +1,60 @@
+"""An edit made behind the triggers' back is found by verify, which names the entry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psycopg
+from sqlalchemy.orm import Session
+
+from ledger.journal.verify import verify
+from tests.factories import fund_chain
+
+FUND = "urban_minimum_living"
+
+
+def _tamper(db_url: str, sql: str) -> None:
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("SET session_replication_role = replica")  # disables the triggers
+        conn.execute(sql)
+
+
+def test_clean_books_verify(session: Session) -> None:
+    fund_chain(session, FUND, {"440000": 9000, "440100": 4000, "440103": 1000})
+    assert verify(session).ok
+
+
+def test_edited_posting_is_named(session: Session, db_url: str) -> None:
+    fund_chain(session, FUND, {"440000": 9000, "440100": 4000, "440103": 1000})
+    _tamper(db_url, "UPDATE posting SET amount_fen = 3000 WHERE entry_id = 2 AND side = 'D'")
+    report = verify(session)
+    assert not report.ok
+    assert report.first_broken_entry == 2
+    assert any("entry 2" in p for p in report.problems)
+
+
+def test_edited_memo_and_deleted_entry_are_found(session: Session, db_url: str) -> None:
+    fund_chain(session, FUND, {"440000": 9000, "440100": 4000, "440103": 1000})
+    _tamper(db_url, "UPDATE journal_entry SET memo = 'hidden' WHERE id = 3")
+    assert verify(session).first_broken_entry == 3
+    _tamper(
+        db_url, "DELETE FROM posting WHERE entry_id = 2; DELETE FROM journal_entry WHERE id = 2"
+    )
+    report = verify(session)
+    assert report.first_broken_entry == 2 and not report.ok
+
+
+def test_cli_verify_exits_non_zero_naming_the_entry(session: Session, db_url: str) -> None:
+    fund_chain(session, FUND, {"440000": 9000, "440100": 4000})
+    env = {"LEDGER_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"}
+    ok = subprocess.run(
+        [sys.executable, "-m", "ledger", "verify"], env=env, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    _tamper(db_url, "UPDATE posting SET amount_fen = 1 WHERE entry_id = 1 AND side = 'C'")
+    bad = subprocess.run(
+        [sys.executable, "-m", "ledger", "verify"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 1
+    assert '"first_broken_entry": 1' in bad.stdout
