@@ -60,7 +60,7 @@ def _is_trailer(cells: list[str]) -> bool:
 def parse_trailer(cells: list[str], line: int) -> tuple[int | None, int | None]:
     """(count, total fen) from a 合计 row, liberally: '合计,3笔,"3,600.00"',
     '合计：笔数 3 金额 3,600.00', '合计,3,3600.00'."""
-    text = " ".join(c for c in cells if c).replace("：", ":")  # noqa: RUF001
+    text = " ".join(c for c in cells if c).replace("：", ":")
     count: int | None = None
     total: int | None = None
     spans: list[tuple[int, int]] = []
@@ -81,9 +81,7 @@ def parse_trailer(cells: list[str], line: int) -> tuple[int | None, int | None]:
             break
     if count is None or total is None:
         rest = [
-            m
-            for m in re.finditer(_NUMBER, text)
-            if not any(a <= m.start() < b for a, b in spans)
+            m for m in re.finditer(_NUMBER, text) if not any(a <= m.start() < b for a, b in spans)
         ]
         if count is None and total is None and len(rest) >= 2:
             count_m, total_m = rest[0], rest[1]
@@ -147,7 +145,7 @@ class CsvReturn:
         rows = self._rows()
         index: dict[str, int] | None = None
         title: str | None = None
-        for line_no, row in rows:
+        for _header_line, row in rows:
             cells = _cells(row)
             if not any(cells):
                 continue

@@ -96,7 +96,7 @@ def _date(el: Any | None) -> dt.date | None:
     """A Dt or DtTm element (or a choice parent holding one) as a date."""
     if el is None:
         return None
-    target = _first(child(el, "Dt"), child(el, "DtTm"), el)
+    target: Any = _first(child(el, "Dt"), child(el, "DtTm"), el)
     value = text(target)
     if value is None:
         return None
@@ -334,9 +334,7 @@ def _entry_lines(
                 batch_pmt_inf_id=text(batch, "PmtInfId") if batch is not None else None,
                 batch_count=_int(batch, "NbOfTxs") if batch is not None else None,
                 tx_count=len(txs),
-                end_to_end_ids=tuple(
-                    e for tx in txs if (e := _ref(text(tx, "Refs/EndToEndId")))
-                ),
+                end_to_end_ids=tuple(e for tx in txs if (e := _ref(text(tx, "Refs/EndToEndId")))),
             )
         )
     batch_ref = text(batch, "PmtInfId") if batch is not None else None

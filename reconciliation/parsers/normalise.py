@@ -7,8 +7,8 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 _AMOUNT_RE = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
-_NAME_DROP = str.maketrans("", "", "·・•‧･")  # noqa: RUF001 - middle dots seen in names
-_CURRENCY_MARKS = ("¥", "￥", "RMB", "CNY")  # noqa: RUF001
+_NAME_DROP = str.maketrans("", "", "·・•‧･")
+_CURRENCY_MARKS = ("¥", "￥", "RMB", "CNY")
 
 
 def nfkc(text: str) -> str:
