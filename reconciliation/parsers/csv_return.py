@@ -25,6 +25,7 @@ _COUNT_RES = (
     re.compile(r"(?:总?笔数|总数|条数)\s*[:=]?\s*" + _NUMBER),
     re.compile(_NUMBER + r"\s*(?:笔|条)"),
 )
+_PLAIN_NUMBER = re.compile("^" + _NUMBER + "$")
 _TOTAL_RES = (re.compile(r"(?:总?金额|合计金额|总额)\s*(?:\(元\))?\s*[:=]?\s*" + _NUMBER),)
 _REQUIRED = ("amount", "result")
 _DELIMITERS = (",", "\t", "|", ";")
@@ -57,42 +58,46 @@ def _is_trailer(cells: list[str]) -> bool:
     return first.replace(" ", "").startswith(_TRAILER_MARKS)
 
 
-def parse_trailer(cells: list[str], line: int) -> tuple[int | None, int | None]:
+def parse_trailer(
+    cells: list[str], line: int, delimiter: str = ","
+) -> tuple[int | None, int | None]:
     """(count, total fen) from a 合计 row, liberally: '合计,3笔,"3,600.00"',
-    '合计：笔数 3 金额 3,600.00', '合计,3,3600.00'."""
-    text = " ".join(c for c in cells if c).replace("：", ":")
+    '合计：笔数 3 金额 3,600.00' (even unquoted, split by the CSV reader), '合计,3,3600.00'.
+
+    Labelled numbers (笔数/笔, 金额) are read from the row as written; otherwise the cells that
+    are plain numbers are taken in order: count, then total.
+    """
+    joined = delimiter.join(cells)
     count: int | None = None
     total: int | None = None
-    spans: list[tuple[int, int]] = []
     for rx in _COUNT_RES:
-        m = rx.search(text)
+        m = rx.search(joined)
         if m:
             count_text = m.group(1).replace(",", "")
             if "." in count_text:
                 raise FileRejected(f"count {m.group(1)!r} is not whole", line=line, field="合计")
             count = int(count_text)
-            spans.append(m.span(1))
             break
     for rx in _TOTAL_RES:
-        m = rx.search(text)
+        m = rx.search(joined)
         if m:
             total = _trailer_amount(m.group(1), line)
-            spans.append(m.span(1))
             break
     if count is None or total is None:
-        rest = [
-            m for m in re.finditer(_NUMBER, text) if not any(a <= m.start() < b for a, b in spans)
+        plain = [
+            c.removesuffix("元") for c in cells[1:] if _PLAIN_NUMBER.match(c.removesuffix("元"))
         ]
-        if count is None and total is None and len(rest) >= 2:
-            count_m, total_m = rest[0], rest[1]
-            if "." in count_m.group(1) or "," in count_m.group(1):
-                count_m, total_m = total_m, count_m
-            count = int(count_m.group(1).replace(",", "")) if "." not in count_m.group(1) else None
-            total = _trailer_amount(total_m.group(1), line)
-        elif total is None and rest:
-            total = _trailer_amount(rest[0].group(1), line)
-        elif count is None and rest and "." not in rest[0].group(1):
-            count = int(rest[0].group(1).replace(",", ""))
+        if count is None and total is None and len(plain) >= 2:
+            count_text, total_text = plain[0], plain[1]
+            if "." in count_text or "," in count_text:
+                raise FileRejected(f"count {count_text!r} is not whole", line=line, field="合计")
+            count, total = int(count_text), _trailer_amount(total_text, line)
+        elif len(plain) == 1:
+            only = plain[0]
+            if total is None and (count is not None or "." in only or "," in only):
+                total = _trailer_amount(only, line)
+            elif count is None and "." not in only and "," not in only:
+                count = int(only)
     if count is None and total is None:
         raise FileRejected("合计 row has no count or total", line=line, field="合计")
     return count, total
@@ -176,7 +181,7 @@ class CsvReturn:
                     )
                 continue  # footer text (制表人, 打印日期 ...) after the trailer
             if _is_trailer(cells):
-                count, total = parse_trailer(cells, line_no)
+                count, total = parse_trailer(cells, line_no, self.delimiter)
                 summary.declared_count = count
                 summary.declared_total_fen = total
                 summary.trailer_line = line_no
