@@ -66,9 +66,9 @@ def test_blank_lines_full_width_and_thousands():
         "\r\n\r\nＸＸ银行代发回盘\r\n\r\n"
         "序号,收款账号,收款户名,金额,备注,处理结果,失败原因\r\n"
         "\r\n"
-        "１,６２２２ ０２１０ ０１,王　五,\"１，２３４．５０\",Ｐ０００１,交易成功,\r\n"
+        '１,６２２２ ０２１０ ０１,王　五,"１，２３４．５０",Ｐ０００１,交易成功,\r\n'
         ",,,,,,\r\n"
-        "2,6222021002,赵六,\"12,345,678.90\",P0002,退票,户名不符\r\n"
+        '2,6222021002,赵六,"12,345,678.90",P0002,退票,户名不符\r\n'
         "\r\n"
         "合计：笔数 2 金额 12,346,913.40\r\n"
         "制表人：张三\r\n"
@@ -139,7 +139,7 @@ def test_count_that_does_not_add_up():
 
 def test_truncated_file_fails_its_totals():
     data = build(*ROWS, trailer='合计,3笔,"3,600.00"').encode("utf-8")
-    cut = data[: data.index("3,6222021001000000003".encode())]
+    cut = data[: data.index(b"3,6222021001000000003")]
     parsed = parse_return_file(cut)
     assert parsed.summary.declared_count is None  # the trailer never arrived
     # a truncated row in the middle of a quoted amount is refused outright
@@ -177,7 +177,7 @@ def test_three_decimal_amount_is_refused():
 @pytest.mark.parametrize("amount", ["abc", "1,23.00", "-5.00", ""])
 def test_bad_amounts(amount):
     with pytest.raises(FileRejected) as err:
-        parse_return_file(build(f"1,62220001,甲,\"{amount}\",R1,成功,").encode("utf-8"))
+        parse_return_file(build(f'1,62220001,甲,"{amount}",R1,成功,').encode("utf-8"))
     assert (err.value.line, err.value.field) == (3, "金额")
 
 
@@ -189,7 +189,7 @@ def test_unmatchable_line_is_refused():
 
 def test_no_header_is_refused():
     with pytest.raises(FileRejected) as err:
-        parse_return_file("a,b,c\r\n1,2,3\r\n".encode())
+        parse_return_file(b"a,b,c\r\n1,2,3\r\n")
     assert "header" in str(err.value)
 
 

@@ -40,7 +40,9 @@ def parse(sample, kind, name):
 
 
 def test_postfinance_part_lists_only_the_rejected_line(sample):
-    s, lines = parse(sample, "pain.002", "postfinance_pain.002.001.03.ch.02_pmtinf-PART_tx-RJCT-AC01.xml")
+    s, lines = parse(
+        sample, "pain.002", "postfinance_pain.002.001.03.ch.02_pmtinf-PART_tx-RJCT-AC01.xml"
+    )
     assert s.kind == "pain.002"
     assert s.original_message_id == "MsgId-001"
     assert s.group_status is None
@@ -92,7 +94,7 @@ def test_nordea_duplicate_file(sample):
 
 
 def test_nordea_two_narr_rejections_share_their_block(sample):
-    s, lines = parse(sample, "pain.002", "nordea_pain.002.001.03_pmtinf-RJCT_2tx-RJCT-NARR.xml")
+    _s, lines = parse(sample, "pain.002", "nordea_pain.002.001.03_pmtinf-RJCT_2tx-RJCT-NARR.xml")
     assert [x.reference for x in lines] == [
         "ENDTOENDID-950-TEST2-2807-02",
         "ENDTOENDID-950-TEST2-2807-01",
@@ -126,7 +128,7 @@ def test_goldman_accepted_is_not_paid(sample):
 
 
 def test_pain002_v10_direct_debit(sample):
-    s, lines = parse(sample, "pain.002", "unattributed-de_pain.002.001.10_tx-RJCT-AC01.xml")
+    _s, lines = parse(sample, "pain.002", "unattributed-de_pain.002.001.10_tx-RJCT-AC01.xml")
     (line,) = lines
     assert (line.outcome, line.reason, line.raw_code) == ("failed", "account_invalid", "AC01")
     assert (line.amount_fen, line.currency) == (654314, "EUR")
@@ -135,7 +137,7 @@ def test_pain002_v10_direct_debit(sample):
 
 
 def test_camt054_return_rrtn_ac01(sample):
-    s, lines = parse(sample, "camt.054", "postfinance_camt.054.001.04_return-RRTN-AC01.xml")
+    _s, lines = parse(sample, "camt.054", "postfinance_camt.054.001.04_return-RRTN-AC01.xml")
     assert b"<RvslInd>true</RvslInd>" in sample(
         "camt.054", "postfinance_camt.054.001.04_return-RRTN-AC01.xml"
     )
@@ -166,7 +168,7 @@ def test_camt054_incoming_credits_are_not_outcomes(sample):
 
 
 def test_fffs_camt054_last_entry_yields_returns(sample):
-    s, lines = parse(sample, "camt.054", "fffs-finland_camt.054.001.02_batches_return-AC01.xml")
+    _s, lines = parse(sample, "camt.054", "fffs-finland_camt.054.001.02_batches_return-AC01.xml")
     returned = [x for x in lines if x.outcome == "returned"]
     assert [(x.raw_code, x.reason, x.amount_fen) for x in returned] == [
         ("AC01", "account_invalid", 4000),
@@ -179,7 +181,7 @@ def test_fffs_camt054_last_entry_yields_returns(sample):
 
 
 def test_camt053_fffs_balances(sample):
-    s, lines = parse(sample, "camt.053", "fffs-finland_camt.053.001.02_batches.xml")
+    s, _lines = parse(sample, "camt.053", "fffs-finland_camt.053.001.02_batches.xml")
     st = s.statement
     assert st is not None
     assert st.account_id == "FI7433010001222090"
@@ -194,7 +196,7 @@ def test_camt053_fffs_balances(sample):
 
 
 def test_camt053_ing_batch_without_details(sample):
-    s, lines = parse(sample, "camt.053", "ing-nl_camt.053.001.02_btch-PmtInfId.xml")
+    s, _lines = parse(sample, "camt.053", "ing-nl_camt.053.001.02_btch-PmtInfId.xml")
     st = s.statement
     assert st is not None and st.account_id == "NL18INGB00012345678"
     assert (st.opening_fen, st.closing_fen) == (732980, 2303820)
