@@ -1,0 +1,119 @@
+"""Entry points: tell the kind of a bank file, parse it, check its totals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from reconciliation.parsers.columns import ColumnMap
+from reconciliation.parsers.csv_return import CsvReturn
+from reconciliation.parsers.iso import detect_xml_kind, parse_camt, parse_pain002
+from reconciliation.parsers.model import FileRejected, FileSummary, Kind, ReturnLine
+from reconciliation.parsers.normalise import format_fen
+
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    head = data[:512]
+    for bom in _BOMS:
+        if head.startswith(bom):
+            head = head[len(bom) :]
+            break
+    head = head.replace(b"\x00", b"").lstrip()
+    return head.startswith(b"<")
+
+
+def detect_kind(data: bytes) -> Kind:
+    """'csv_return' | 'pain.002' | 'camt.054' | 'camt.053'.
+
+    XML is told by the local name of the root's message element (Document/CstmrPmtStsRpt,
+    BkToCstmrDbtCdtNtfctn, BkToCstmrStmt), never by its namespace. Anything that is not XML is
+    taken for a CSV return file (its parser decides whether it is one).
+    """
+    if _looks_like_xml(data):
+        return detect_xml_kind(data)
+    return "csv_return"
+
+
+class ParsedFile:
+    """A bank file read and checked through once; ``lines()`` streams its lines again.
+
+    Parsing validates the whole file (structure, encodings, amounts, the trailer) without
+    keeping lines in memory, so ``summary`` is complete as soon as the object exists.
+    """
+
+    def __init__(
+        self,
+        summary: FileSummary,
+        produce: Callable[[FileSummary], Iterator[ReturnLine]],
+    ):
+        self.summary = summary
+        self._produce = produce
+
+    def lines(self) -> Iterator[ReturnLine]:
+        """The file's lines, in file order. Raises only FileRejected."""
+        scratch = FileSummary(kind=self.summary.kind)
+        yield from self._produce(scratch)
+
+
+def parse_return_file(data: bytes, *, column_map: ColumnMap | None = None) -> ParsedFile:
+    """Parse a bank return file of any supported kind. Raises FileRejected, naming the line
+    and field, for anything that cannot be applied."""
+    kind = detect_kind(data)
+    produce: Callable[[FileSummary], Iterator[ReturnLine]]
+    if kind == "csv_return":
+        reader = CsvReturn(data, column_map)
+        produce = reader.parse
+    elif kind == "pain.002":
+
+        def produce(summary: FileSummary) -> Iterator[ReturnLine]:
+            return parse_pain002(data, summary)
+
+    else:
+
+        def produce(summary: FileSummary) -> Iterator[ReturnLine]:
+            return parse_camt(data, summary)
+
+    summary = FileSummary(kind=kind)
+    for line in produce(summary):
+        summary.counted += 1
+        summary.counted_total_fen += line.amount_fen or 0
+    return ParsedFile(summary, produce)
+
+
+def check_totals(parsed: ParsedFile) -> None:
+    """Declared totals against what the lines add up to; FileRejected when they differ.
+
+    CSV: the 合计 trailer's count and total must equal the lines'. pain.002: the listed lines
+    cannot exceed the original message's OrgnlNbOfTxs / OrgnlCtrlSum (unlisted lines take the
+    group status). camt: no declared totals to check here.
+    """
+    s = parsed.summary
+    if s.kind == "csv_return":
+        line = s.trailer_line
+        if s.declared_count is not None and s.declared_count != s.counted:
+            raise FileRejected(
+                f"合计 declares {s.declared_count} lines but the file has {s.counted}",
+                line=line,
+                field="合计",
+            )
+        if s.declared_total_fen is not None and s.declared_total_fen != s.counted_total_fen:
+            raise FileRejected(
+                f"合计 declares a total of {format_fen(s.declared_total_fen)} but the lines "
+                f"add up to {format_fen(s.counted_total_fen)}",
+                line=line,
+                field="合计",
+            )
+    elif s.kind == "pain.002":
+        if s.declared_count is not None and s.counted > s.declared_count:
+            raise FileRejected(
+                f"{s.counted} transactions listed but the original message had "
+                f"{s.declared_count} (OrgnlNbOfTxs)",
+                field="OrgnlNbOfTxs",
+            )
+        if s.declared_total_fen is not None and s.counted_total_fen > s.declared_total_fen:
+            raise FileRejected(
+                f"listed transactions total {format_fen(s.counted_total_fen)}, more than the "
+                f"original {format_fen(s.declared_total_fen)} (OrgnlCtrlSum)",
+                field="OrgnlCtrlSum",
+            )

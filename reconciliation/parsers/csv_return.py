@@ -1,0 +1,243 @@
+"""CSV return files (回盘) as Chinese banks write them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+
+from reconciliation.parsers.columns import FIELD_LABELS, ColumnMap, default_column_map
+from reconciliation.parsers.model import FileRejected, FileSummary, ReturnLine
+from reconciliation.parsers.normalise import (
+    clean,
+    nfkc,
+    normalise_account,
+    normalise_name,
+    parse_amount_fen,
+)
+from reconciliation.reasons import classify, result_outcome
+
+_BOM = b"\xef\xbb\xbf"
+_TRAILER_MARKS = ("合计", "总计", "共计", "汇总", "总笔数")
+_NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+_COUNT_RES = (
+    re.compile(r"(?:总?笔数|总数|条数)\s*[:=]?\s*" + _NUMBER),
+    re.compile(_NUMBER + r"\s*(?:笔|条)"),
+)
+_PLAIN_NUMBER = re.compile("^" + _NUMBER + "$")
+_TOTAL_RES = (re.compile(r"(?:总?金额|合计金额|总额)\s*(?:\(元\))?\s*[:=]?\s*" + _NUMBER),)
+_REQUIRED = ("amount", "result")
+_DELIMITERS = (",", "\t", "|", ";")
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK); else FileRejected."""
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise FileRejected("contains NUL bytes: not a text file (UTF-16?)", line=line)
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return body.decode("gb18030")
+        except UnicodeDecodeError as gb_error:
+            line = body[: max(utf8_error.start, gb_error.start)].count(b"\n") + 1
+            raise FileRejected(
+                "text is neither UTF-8 nor GBK/GB18030", line=line, field="encoding"
+            ) from None
+
+
+def _cells(row: list[str]) -> list[str]:
+    return [nfkc(c) for c in row]
+
+
+def _is_trailer(cells: list[str]) -> bool:
+    first = next((c for c in cells if c), "")
+    return first.replace(" ", "").startswith(_TRAILER_MARKS)
+
+
+def parse_trailer(
+    cells: list[str], line: int, delimiter: str = ","
+) -> tuple[int | None, int | None]:
+    """(count, total fen) from a 合计 row, liberally: '合计,3笔,"3,600.00"',
+    '合计：笔数 3 金额 3,600.00' (even unquoted, split by the CSV reader), '合计,3,3600.00'.
+
+    Labelled numbers (笔数/笔, 金额) are read from the row as written; otherwise the cells that
+    are plain numbers are taken in order: count, then total.
+    """
+    joined = delimiter.join(cells)
+    count: int | None = None
+    total: int | None = None
+    for rx in _COUNT_RES:
+        m = rx.search(joined)
+        if m:
+            count_text = m.group(1).replace(",", "")
+            if "." in count_text:
+                raise FileRejected(f"count {m.group(1)!r} is not whole", line=line, field="合计")
+            count = int(count_text)
+            break
+    for rx in _TOTAL_RES:
+        m = rx.search(joined)
+        if m:
+            total = _trailer_amount(m.group(1), line)
+            break
+    if count is None or total is None:
+        plain = [
+            c.removesuffix("元") for c in cells[1:] if _PLAIN_NUMBER.match(c.removesuffix("元"))
+        ]
+        if count is None and total is None and len(plain) >= 2:
+            count_text, total_text = plain[0], plain[1]
+            if "." in count_text or "," in count_text:
+                raise FileRejected(f"count {count_text!r} is not whole", line=line, field="合计")
+            count, total = int(count_text), _trailer_amount(total_text, line)
+        elif len(plain) == 1:
+            only = plain[0]
+            if total is None and (count is not None or "." in only or "," in only):
+                total = _trailer_amount(only, line)
+            elif count is None and "." not in only and "," not in only:
+                count = int(only)
+    if count is None and total is None:
+        raise FileRejected("合计 row has no count or total", line=line, field="合计")
+    return count, total
+
+
+def _trailer_amount(text: str, line: int) -> int:
+    try:
+        return parse_amount_fen(text)
+    except ValueError as exc:
+        raise FileRejected(f"total {text!r}: {exc}", line=line, field="合计") from None
+
+
+class CsvReturn:
+    """One CSV return file: header located on construction, lines streamed."""
+
+    def __init__(self, data: bytes, column_map: ColumnMap | None):
+        self.text = decode(data)
+        self.columns = column_map or default_column_map()
+        self.delimiter = self.columns.delimiter or self._detect_delimiter()
+
+    def _detect_delimiter(self) -> str:
+        for raw in self.text.splitlines():
+            line = nfkc(raw)
+            if not line:
+                continue
+            counts = {d: line.count(d) for d in _DELIMITERS}
+            best = max(_DELIMITERS, key=lambda d: counts[d])
+            if counts[best] and self._header_in(line, best):
+                return best
+        return ","
+
+    def _header_in(self, line: str, delimiter: str) -> bool:
+        cells = [c.strip().strip('"') for c in line.split(delimiter)]
+        found = self.columns.locate(cells)
+        return all(f in found for f in _REQUIRED)
+
+    def _rows(self) -> Iterator[tuple[int, list[str]]]:
+        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        prev = 0
+        try:
+            for row in reader:
+                start = prev + 1
+                prev = reader.line_num
+                yield start, row
+        except csv.Error as exc:
+            raise FileRejected(f"malformed CSV: {exc}", line=prev + 1) from None
+
+    def parse(self, summary: FileSummary) -> Iterator[ReturnLine]:
+        summary.currency = "CNY"
+        rows = self._rows()
+        index: dict[str, int] | None = None
+        title: str | None = None
+        for _header_line, row in rows:
+            cells = _cells(row)
+            if not any(cells):
+                continue
+            found = self.columns.locate(cells)
+            if all(f in found for f in _REQUIRED):
+                index = found
+                break
+            if title is None:
+                title = " ".join(c for c in cells if c)
+        if index is None:
+            wanted = "、".join(FIELD_LABELS[f] for f in _REQUIRED)
+            raise FileRejected(f"no header row with the columns {wanted} found", field="header")
+        if not any(f in index for f in ("reference", "seq", "account")):
+            raise FileRejected(
+                "header has none of 备注, 序号, 收款账号: lines cannot be matched", field="header"
+            )
+        summary.title = title
+        width = max(index.values()) + 1
+        for line_no, row in rows:
+            cells = _cells(row)
+            if not any(cells):
+                continue
+            if summary.trailer_line is not None:
+                if self._looks_like_data(cells, index):
+                    raise FileRejected(
+                        f"data row after the 合计 trailer on line {summary.trailer_line}",
+                        line=line_no,
+                    )
+                continue  # footer text (制表人, 打印日期 ...) after the trailer
+            if _is_trailer(cells):
+                count, total = parse_trailer(cells, line_no, self.delimiter)
+                summary.declared_count = count
+                summary.declared_total_fen = total
+                summary.trailer_line = line_no
+                continue
+            if len(cells) < width:
+                cells = cells + [""] * (width - len(cells))
+            yield self._line(line_no, cells, index)
+
+    @staticmethod
+    def _looks_like_data(cells: list[str], index: dict[str, int]) -> bool:
+        def get(f: str) -> str:
+            i = index.get(f)
+            return cells[i] if i is not None and i < len(cells) else ""
+
+        return bool(get("amount")) and (bool(get("reference")) or bool(get("account")))
+
+    def _line(self, line_no: int, cells: list[str], index: dict[str, int]) -> ReturnLine:
+        def get(f: str) -> str | None:
+            i = index.get(f)
+            return clean(cells[i]) if i is not None else None
+
+        seq: int | None = None
+        seq_text = get("seq")
+        if seq_text is not None:
+            if not seq_text.isdigit():
+                raise FileRejected(f"序号 {seq_text!r} is not a number", line=line_no, field="序号")
+            seq = int(seq_text)
+        amount_text = get("amount")
+        if amount_text is None:
+            raise FileRejected("金额 is empty", line=line_no, field="金额")
+        try:
+            amount = parse_amount_fen(amount_text)
+        except ValueError as exc:
+            raise FileRejected(str(exc), line=line_no, field="金额") from None
+        reference = get("reference")
+        account = normalise_account(get("account"))
+        if reference is None and seq is None and account is None:
+            raise FileRejected(
+                "no 备注 (reference), 序号 or 收款账号: the line cannot be matched",
+                line=line_no,
+                field="备注",
+            )
+        result = get("result")
+        outcome = result_outcome(result)
+        raw_text = get("reason")
+        return ReturnLine(
+            line_no=line_no,
+            seq=seq,
+            reference=reference,
+            account=account,
+            name=normalise_name(get("name")),
+            amount_fen=amount,
+            currency="CNY",
+            outcome=outcome,
+            reason=classify(None, raw_text) if outcome == "failed" else None,
+            raw_code=None,
+            raw_text=raw_text,
+            batch_ref=get("batch"),
+        )
