@@ -185,6 +185,8 @@ def read_table(data: bytes, columns: Sequence[Column]) -> Table:
     position, header_line, index = best
     header_row = records[position][1]
     headers = {key: header_row[i].strip() for key, i in index.items()}
+    for column in columns:  # an absent optional column is named by its usual header
+        headers.setdefault(column.key, column.aliases[0])
     missing = [c for c in columns if c.required and c.key not in index]
     if missing:
         issues = [
