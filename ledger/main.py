@@ -9,7 +9,9 @@ from sqlalchemy import Engine
 from ledger import cli as core_cli
 from ledger import demo
 from ledger.api import install_error_handlers, install_request_ids
+from ledger.batches.routes import router as batches_router  # batches
 from ledger.journal.routes import router as books_router
+from ledger.roster.routes import router as roster_router  # batches
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -27,6 +29,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
     install_request_ids(app)
     app.include_router(books_router)
+    app.include_router(roster_router)  # batches
+    app.include_router(batches_router)  # batches
     return app
 
 
