@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from ledger import cli as core_cli
 from ledger import demo
 from ledger.api import install_error_handlers, install_request_ids
+from ledger.batches.demo import BATCH_STAGES  # batches
 from ledger.batches.routes import router as batches_router  # batches
 from ledger.journal.routes import router as books_router
 from ledger.roster.routes import router as roster_router  # batches
@@ -34,6 +35,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     return app
 
 
-DEMO_STAGES: list[demo.Stage] = [*demo.CORE_STAGES]
+DEMO_STAGES: list[demo.Stage] = [
+    *demo.CORE_STAGES,
+    *BATCH_STAGES,  # batches: roster, released
+]
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
