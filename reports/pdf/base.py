@@ -85,6 +85,7 @@ class LedgerCanvas(Canvas):
         self.font_name = font_name or register_cjk_font()
         kwargs.pop("invariant", None)
         kwargs.pop("initialFontName", None)
+        kwargs.pop("pageCompression", None)
         kwargs.setdefault("pagesize", A4)
         super().__init__(
             out,
