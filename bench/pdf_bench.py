@@ -24,13 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reportlab.lib.units import mm  # noqa: E402
-from reportlab.pdfgen.canvas import Canvas  # noqa: E402
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 
-from reports.masking import mask_name  # noqa: E402
-from reports.pdf.base import format_fen  # noqa: E402
-from reports.pdf.disclosure import DisclosureInfo, DisclosureRow, render_disclosure  # noqa: E402
-from reports.pdf.fonts import register_cjk_font  # noqa: E402
+from reports.masking import mask_name
+from reports.pdf.base import format_fen
+from reports.pdf.disclosure import DisclosureInfo, DisclosureRow, render_disclosure
+from reports.pdf.fonts import register_cjk_font
 
 SURNAMES = "张王李赵陈刘杨黄周吴徐孙马朱胡郭何林罗高梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 GIVEN = "小明华伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛超霞平刚桂兰玉珍建国志荣海燕春梅"
