@@ -10,6 +10,9 @@ from ledger import cli as core_cli
 from ledger import demo
 from ledger.api import install_error_handlers, install_request_ids
 from ledger.journal.routes import router as books_router
+from reports import cli as report_cli
+from reports import demo as report_demo
+from reports.routes import router as reports_router
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -27,9 +30,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
     install_request_ids(app)
     app.include_router(books_router)
+    app.include_router(reports_router)
     return app
 
 
-DEMO_STAGES: list[demo.Stage] = [*demo.CORE_STAGES]
+DEMO_STAGES: list[demo.Stage] = [*demo.CORE_STAGES, *report_demo.STAGES]
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
+cli.add_typer(report_cli.report_app, name="report")  # reports: ledger report disclosure|audit
