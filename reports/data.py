@@ -111,12 +111,11 @@ def disclosure_date(session: Session, scope: Scope, fund: str) -> date:
 def disclosure_info(session: Session, scope: Scope, fund: str) -> DisclosureInfo:
     jur = get_jurisdiction(session, scope.jurisdiction)
     fund_name = session.execute(text("SELECT name FROM fund WHERE code = :f"), {"f": fund}).scalar()
-    year, month = scope.period[:4], int(scope.period[4:])
     return DisclosureInfo(
         jurisdiction_name=str(jur["name"]),
         jurisdiction_code=scope.jurisdiction,
         fund_name=str(fund_name or fund),
-        period=f"{year}年{month}月",
+        period=scope.label,
         issuing_bureau=bureau_name(session, scope.jurisdiction, "civil_affairs", "民政局"),
         hotline=get_settings().complaint_hotline,
         generated_on=disclosure_date(session, scope, fund),
@@ -446,7 +445,7 @@ def audit_data(session: Session, scope: Scope) -> tuple[AuditReportData, dict[st
     data = AuditReportData(
         jurisdiction_code=scope.jurisdiction,
         jurisdiction_name=str(jur["name"]),
-        period=scope.period,
+        period=scope.label,
         generated_on=books_date(session, scope),
         issuing_bureau=bureau_name(session, scope.jurisdiction, "audit", "审计局"),
         integrity=status,

@@ -54,6 +54,11 @@ class Scope:
         return period_end(self.period)
 
     @property
+    def label(self) -> str:
+        """The period as printed: 2024年6月."""
+        return f"{self.period[:4]}年{int(self.period[4:])}月"
+
+    @property
     def rolls_up(self) -> bool:
         """A city or the province: its own books and its subtree's are different views."""
         return level_of(self.jurisdiction) < 3
