@@ -129,6 +129,7 @@ class AuditReportData:
     suspense_ageing: Sequence[AgeingBucket] = ()
     failed_ageing: Sequence[AgeingBucket] = ()
     findings: Sequence[AuditFinding] = field(default_factory=tuple)
+    execution_rate_note: str = ""  # how the caller computed the execution rate, printed as is
 
 
 BODY_WIDTH = PAGE_WIDTH - 2 * MARGIN_X
@@ -241,12 +242,8 @@ def _fund_flow(styles: _Styles, data: AuditReportData) -> list[Flowable]:
     widths = (28 * mm, *([amount_w] * 6), BODY_WIDTH - 28 * mm - 6 * amount_w)
     out: list[Flowable] = [Paragraph("一、资金流向", styles.h1)]
     out += _tables(styles, header, rows, widths, numeric_from=1, total=total if flow else None)
-    out.append(
-        Paragraph(
-            "执行率 = 发放到人与补助下级之和 ÷ 本级拨款与上级补助之和（由账簿计算后列示）。",
-            styles.cell,
-        )
-    )
+    if data.execution_rate_note:
+        out.append(Paragraph(_esc(data.execution_rate_note), styles.cell))
     if flow:
         out.append(Spacer(1, 3 * mm))
         out.append(KeepTogether([_flow_chart(styles, data)]))

@@ -18,8 +18,11 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from reports.pdf.fonts import register_cjk_font
@@ -143,6 +146,76 @@ class LedgerCanvas(Canvas):
             self.showPage()
         self._define_page_count()
         super().save()
+
+
+class PageText:
+    """Text in one TrueType font and size, collected as PDF operators and drawn in one block.
+
+    ReportLab's text object splits every string into font subsets and measures it again each
+    time. A long report prints the same place names, masked names and amounts thousands of
+    times, so each distinct string is encoded once per document and reused: a character's
+    subset is fixed for the life of a document, so a cached encoding stays valid.
+    """
+
+    _CACHE_LIMIT = 200_000
+
+    def __init__(self, canvas: LedgerCanvas, font_name: str, size: float) -> None:
+        font = pdfmetrics.getFont(font_name)
+        if not isinstance(font, TTFont):
+            raise TypeError(f"{font_name} is not a TrueType font")
+        self._canvas = canvas
+        self._font = font
+        self._doc = canvas._doc  # subsets are allocated per document
+        self._select = f" {fp_str(size)} Tf"
+        self._subset_ops: dict[int, str] = {}
+        self._encoded: dict[str, tuple[int, str, int]] = {}
+        self._ops: list[str] = []
+        self._subset = -1
+
+    def _select_subset(self, subset: int) -> str:
+        op = self._subset_ops.get(subset)
+        if op is None:
+            op = self._font.getSubsetInternalName(subset, self._doc) + self._select
+            self._subset_ops[subset] = op
+        return op
+
+    def _encode(self, text: str) -> tuple[int, str, int]:
+        """(first subset, operators, last subset); the first subset is selected by the caller."""
+        ops: list[str] = []
+        first = current = -1
+        for subset, chunk in self._font.splitString(text, self._doc):
+            if subset != current:
+                if current == -1:
+                    first = subset
+                else:
+                    ops.append(self._select_subset(subset))
+                current = subset
+            ops.append(f"({escapePDF(chunk)}) Tj")
+        return first, " ".join(ops), current
+
+    def draw(self, x: float, y: float, text: str, *, cache: bool = True) -> None:
+        """Draw ``text`` with its baseline starting at (x, y); ``cache=False`` for one-off text."""
+        encoded = self._encoded.get(text) if cache else None
+        if encoded is None:
+            encoded = self._encode(text)
+            if cache and len(self._encoded) < self._CACHE_LIMIT:
+                self._encoded[text] = encoded
+        first, body, last = encoded
+        if first == -1:
+            return
+        ops = self._ops
+        ops.append(f"1 0 0 1 {fp_str(x, y)} Tm")
+        if first != self._subset:
+            ops.append(self._select_subset(first))
+        ops.append(body)
+        self._subset = last
+
+    def flush(self) -> None:
+        """Write the collected text to the current page (call before ``showPage``)."""
+        if self._ops:
+            self._canvas.addLiteral("BT " + " ".join(self._ops) + " ET")
+            self._ops.clear()
+        self._subset = -1
 
 
 def canvas_maker(info: DocumentInfo, font_name: str) -> Callable[..., LedgerCanvas]:

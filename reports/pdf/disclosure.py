@@ -16,7 +16,6 @@ from typing import BinaryIO
 from reportlab.lib.colors import Color
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen.textobject import PDFTextObject
 
 from reports.masking import mask_name
 from reports.pdf.base import (
@@ -25,6 +24,7 @@ from reports.pdf.base import (
     MARGIN_X,
     DocumentInfo,
     LedgerCanvas,
+    PageText,
     format_fen,
 )
 from reports.pdf.fonts import register_cjk_font
@@ -60,6 +60,7 @@ ROW_HEIGHT = 5.2 * mm
 TEXT_DROP = 3.6 * mm  # baseline below the top of a row
 SHADE = Color(0.9, 0.9, 0.9)
 LIGHT_SHADE = Color(0.96, 0.96, 0.96)
+BLACK = Color(0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,12 @@ class _DisclosureWriter:
         self.info = info
         self.title = title
         self.y = BODY_TOP
-        self.text: PDFTextObject | None = None
+        self.text = PageText(canvas, self.font, FONT_SIZE)
         self._fitted: dict[tuple[str, float], str] = {}
         self._numbers: dict[int, tuple[str, float]] = {}
         self._amounts: dict[int, tuple[str, float]] = {}
         self._ellipsis_width = stringWidth("…", self.font, FONT_SIZE)
+        self._digit_width = {d: stringWidth(d, self.font, FONT_SIZE) for d in "0123456789"}
 
     # -- text helpers -----------------------------------------------------------------------
     def _fit(self, text: str, width: float) -> str:
@@ -172,9 +174,13 @@ class _DisclosureWriter:
         return found
 
     def _cell(self, text: str, x: float) -> None:
-        assert self.text is not None
-        self.text.setTextOrigin(x, self.y - TEXT_DROP)
-        self.text.textOut(text)
+        self.text.draw(x, self.y - TEXT_DROP, text)
+
+    def _sequence(self, seq: int) -> None:
+        """Every sequence number is new: measure it by its digits and do not cache it."""
+        text = str(seq)
+        width = sum(self._digit_width[d] for d in text)
+        self.text.draw(SEQ.anchor - width, self.y - TEXT_DROP, text, cache=False)
 
     def _right(self, measured: tuple[str, float], col: _Column) -> None:
         self._cell(measured[0], col.anchor - measured[1])
@@ -183,20 +189,17 @@ class _DisclosureWriter:
     def _start_page(self) -> None:
         self.c.draw_page_furniture()
         self.y = BODY_TOP
-        self.text = self.c.beginText()
-        self.text.setFont(self.font, FONT_SIZE)
 
     def _finish_page(self) -> None:
-        if self.text is not None:
-            self.c.drawText(self.text)
-            self.text = None
+        self.c.setFillColor(BLACK)
+        self.text.flush()
         self.c.showPage()
 
     def _column_header(self) -> None:
         c = self.c
         c.setFillColor(SHADE)
         c.rect(MARGIN_X, self.y - ROW_HEIGHT, TABLE_RIGHT - MARGIN_X, ROW_HEIGHT, stroke=0, fill=1)
-        c.setFillColor(Color(0, 0, 0))
+        c.setFillColor(BLACK)
         for col in COLUMNS:
             width = stringWidth(col.title, self.font, FONT_SIZE)
             self._cell(col.title, col.anchor - width if col.right else col.anchor)
@@ -233,7 +236,7 @@ class _DisclosureWriter:
     def row(self, seq: int, row: DisclosureRow) -> None:
         if self.y - ROW_HEIGHT < BODY_BOTTOM:
             self._ensure_room()
-        self._right(self._number(seq), SEQ)
+        self._sequence(seq)
         self._cell(self._fit(row.township, TOWNSHIP.width - 3 * mm), TOWNSHIP.anchor)
         self._cell(self._fit(row.village, VILLAGE.width - 3 * mm), VILLAGE.anchor)
         self._cell(self._fit_name(mask_name(row.name), NAME.width - 3 * mm), NAME.anchor)
@@ -249,7 +252,7 @@ class _DisclosureWriter:
             c.rect(
                 MARGIN_X, self.y - ROW_HEIGHT, TABLE_RIGHT - MARGIN_X, ROW_HEIGHT, stroke=0, fill=1
             )
-            c.setFillColor(Color(0, 0, 0))
+            c.setFillColor(BLACK)
         c.setLineWidth(0.3)
         c.line(MARGIN_X, self.y, TABLE_RIGHT, self.y)
         text = f"{label}　{totals.households} 户"

@@ -58,6 +58,7 @@ def audit_data(findings: int = 5, unbalanced: bool = False) -> AuditReportData:
             AuditFinding(f"DUP_PAYMENT_{i}", "阻断", "同一人员同一期间重复发放。", f"payout:{i}")
             for i in range(findings)
         ],
+        execution_rate_note="执行率 = 发放到人 ÷ 可用资金。",
     )
 
 
@@ -80,6 +81,7 @@ def test_sections_and_figures(pdf_file: PdfFile) -> None:
     assert "87.60%" in flat and "90.00%" in flat
     assert "184,200.00" in flat  # paid to people over both funds
     assert "借贷平衡" in flat
+    assert "执行率=发放到人÷可用资金。" in flat
     assert "DUP_PAYMENT_4" in flat and "payout:4" in flat
     assert HEAD in flat
     assert "1,234" in flat

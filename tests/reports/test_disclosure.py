@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -84,6 +87,29 @@ def test_no_identifier_like_numbers(disclosure_info: DisclosureInfo, pdf_file: P
 def test_same_input_gives_identical_bytes(disclosure_info: DisclosureInfo) -> None:
     rows = make_rows(250)
     assert render(disclosure_info, rows) == render(disclosure_info, rows)
+
+
+def test_identical_bytes_across_processes(disclosure_info: DisclosureInfo) -> None:
+    """Hash randomisation or process state must not leak into the file."""
+    script = (
+        "import sys\n"
+        "from tests.reports.conftest import make_rows, render_bytes\n"
+        "from tests.reports.test_disclosure import render\n"
+        "import datetime\n"
+        "from reports.pdf.disclosure import DisclosureInfo\n"
+        f"info = {disclosure_info!r}\n"
+        "sys.stdout.buffer.write(render(info, make_rows(120)))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        check=True,
+        cwd=root,
+        env={**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(root)},
+        timeout=120,
+    ).stdout
+    assert child == render(disclosure_info, make_rows(120))
 
 
 def test_fonts_are_embedded_truetype(disclosure_info: DisclosureInfo, pdf_file: PdfFile) -> None:
