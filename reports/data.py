@@ -72,6 +72,10 @@ REASON_LABELS = {
     "format": "格式错误",
     "unspecified": "未说明",
 }
+EXECUTION_RATE_NOTE = (
+    "执行率 =（补助下级 + 发放到人）÷（本级拨款 + 上级补助），截至期末，按账簿计算；"
+    "发放到人已扣除支付后退回的金额，在途款不计入。"
+)
 AGEING_EDGES = (30, 60, 90)  # days; matches reports.pdf.audit.AGEING_BUCKETS
 
 
@@ -433,13 +437,11 @@ def books_date(session: Session, scope: Scope) -> date:
 def audit_data(session: Session, scope: Scope) -> tuple[AuditReportData, dict[str, Any]]:
     """Everything the audit PDF prints, and the verify result as figures."""
     jur = get_jurisdiction(session, scope.jurisdiction)
-    own = fund_flow(session, scope, rollup=False)
-    rows = [f.row(f.fund_name + "（本级）" if scope.rolls_up else f.fund_name) for f in own]
+    # The flow table sums its rows, so it holds the jurisdiction's own books only; the subtree
+    # roll-up (where inner transfers cancel) is printed as its own trial balances.
+    rows = [f.row(f.fund_name) for f in fund_flow(session, scope, rollup=False)]
     tbs = trial_balances(session, scope, rollup=False)
     if scope.rolls_up:
-        rows += [
-            f.row(f.fund_name + "（辖区汇总）") for f in fund_flow(session, scope, rollup=True)
-        ]
         tbs += trial_balances(session, scope, rollup=True)
     status, verified = integrity(session)
     data = AuditReportData(
@@ -456,5 +458,6 @@ def audit_data(session: Session, scope: Scope) -> tuple[AuditReportData, dict[st
         suspense_ageing=suspense_ageing(session, scope),
         failed_ageing=failed_ageing(session, scope),
         findings=audit_findings(session, scope),
+        execution_rate_note=EXECUTION_RATE_NOTE,
     )
     return data, verified
