@@ -14,7 +14,9 @@ Rules (one masked character per hidden character, so the column width stays hone
 
 from __future__ import annotations
 
-MASK = "*"
+from ledger.pii import MASK, mask_account, mask_id_number
+
+__all__ = ["COMPOUND_SURNAMES", "mask_account", "mask_id_number", "mask_name"]
 
 COMPOUND_SURNAMES: frozenset[str] = frozenset(
     {
@@ -34,17 +36,3 @@ def mask_name(name: str) -> str:
     if name[:2] in COMPOUND_SURNAMES:
         return name[:2] + MASK * (n - 2)
     return name[0] + MASK * (n - 2) + name[-1]
-
-
-def mask_account(account: str) -> str:
-    """Keep the last four characters of a bank account; four or fewer are hidden entirely."""
-    if len(account) <= 4:
-        return MASK * len(account)
-    return MASK * (len(account) - 4) + account[-4:]
-
-
-def mask_id_number(id_number: str) -> str:
-    """Keep the first and last character of an ID number (4****************X)."""
-    if len(id_number) <= 2:
-        return MASK * len(id_number)
-    return id_number[0] + MASK * (len(id_number) - 2) + id_number[-1]
