@@ -114,7 +114,7 @@ APPEND_ONLY_TABLES = (
     "audit_log",
     "bank_file",
     "report_record",
-    "idempotency_record_history",
+    "finding_run",
 )
 
 
