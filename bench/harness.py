@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -31,13 +33,13 @@ SIZES = {
         "p6_seconds": 5,
     },
     "full": {
-        "raw": 5000,
+        "raw": 3000,
         "copy": 1_000_000,
-        "hordak": 2000,
-        "pyacc": 300,
-        "p1": 2000,
-        "p1_8": 4000,
-        "http": 2000,
+        "hordak": 1000,
+        "pyacc": 200,
+        "p1": 1000,
+        "p1_8": 2000,
+        "http": 1000,
         "p6_seconds": 30,
     },
 }
@@ -227,6 +229,30 @@ def run_p1(run: Run, size: dict[str, int], base: dict[str, float]) -> None:
     run.extra["p1"] = {"one": one, "eight": eight, "http": h, "server_peak_mb": server_mb}
 
 
+def _pdf_figure(run: Run) -> Figure:
+    rows = 10_000 if run.mode == "quick" else 100_000
+    run.say(f"P4: disclosure PDF of {rows:,} rows against the bare canvas")
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.pdf_case", str(rows)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    fig = Figure(
+        f"P4 disclosure PDF, {rows:,} rows",
+        rows,
+        r["ours"],
+        r["canvas"],
+        "bare ReportLab canvas, same strings",
+        "s",
+        r["peak_mb"],
+    )
+    run.say(f"{fig.case}: {fig.ours:.2f} s vs canvas {fig.baseline:.2f} s")
+    return fig
+
+
 def run_other_paths(run: Run) -> None:
     for name in OTHER_PATHS:
         if not (Path(__file__).parent / f"{name}.py").exists():
@@ -234,6 +260,9 @@ def run_other_paths(run: Run) -> None:
             continue
         try:
             module = importlib.import_module(f"bench.{name}")
+            if not hasattr(module, "cases") and name == "pdf_bench":
+                run.figures.append(_pdf_figure(run))
+                continue
             dbname = f"bench_{name}"
             run.server.fresh_database(dbname)
             url = run.server.url(dbname)

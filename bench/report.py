@@ -8,6 +8,12 @@ TARGETS = [
     # (case prefix, baseline label, test, text)
     ("P1 service, 1 writer", "django-hordak transfer_to", lambda r: r >= 3.0, "≥ 3× hordak"),
     ("P1 service, 1 writer", "raw one-CTE per commit", lambda r: r >= 0.5, "≥ 0.5× one-CTE"),
+    (
+        "P4 disclosure PDF",
+        "bare ReportLab canvas, same strings",
+        lambda r: r <= 1.5,
+        "≤ 1.5× canvas",
+    ),
     ("P6 HTTP p99", "target p99 < 50 ms", lambda r: r < 1.0, "p99 < 50 ms"),
 ]
 
@@ -89,6 +95,10 @@ def render(res: dict[str, Any]) -> str:
             out.append(f"- {prefix} {text}: {verdict} ({hit[0]['ratio']:.2f}×)")
         else:
             out.append(f"- {prefix} {text}: not measured in this run")
+    peaks = [f["peak_mb"] for f in res["figures"] if f.get("peak_mb")]
+    if peaks:
+        verdict = "met" if max(peaks) <= 512 else "NOT met"
+        out.append(f"- P5 peak memory ≤ 512 MB: {verdict} (largest {max(peaks):.0f} MB)")
     out += ["", WHERE_THE_TIME_GOES.strip(), ""]
     return "\n".join(out)
 
