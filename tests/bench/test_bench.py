@@ -123,6 +123,6 @@ def test_report_states_the_machine_the_table_and_each_target() -> None:
     )
     assert "≥ 3× hordak: met" in md
     assert "≥ 0.5× one-CTE: NOT met (0.30×)" in md
-    assert "p99 < 50 ms: NOT met" in md
+    assert "under 50 ms: NOT met" in md
     assert "python-accounting: pip failed" in md
     assert "## Where the time goes" in md
