@@ -10,6 +10,7 @@ from ledger import cli as core_cli
 from ledger import demo
 from ledger.api import install_error_handlers, install_request_ids
 from ledger.journal.routes import router as books_router
+from reconciliation.routes import router as reconciliation_router
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -27,6 +28,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
     install_request_ids(app)
     app.include_router(books_router)
+    app.include_router(reconciliation_router)
     return app
 
 
