@@ -231,7 +231,9 @@ class _FileContext:
     def settle(self, *, batch_id: int | None) -> dict[str, Any]:
         s = self.parsed.summary
         if s.currency and s.currency.upper() != CURRENCY:
-            raise FileRejected(f"the file is in {s.currency}: only CNY files can be applied")
+            raise FileRejected(
+                f"the file is in {s.currency}: only CNY files can be applied", field="Ccy"
+            )
         batch = self._batch(batch_id) if batch_id is not None else None
         self._stage(self.parsed.lines())
         # 1. Our reference, among this bank's payouts (another bank's lines never match).
@@ -316,9 +318,11 @@ class _FileContext:
                 field="reference",
             )
         if not rows:
-            if self.kind == "pain.002":
-                raise FileRejected("cannot tell which batch this status report answers: give it")
-            return None
+            raise FileRejected(
+                f"no line names a payout that bank {self.bank_code} was sent, so the batch this "
+                "file answers is unknown: give it",
+                field="batch_id",
+            )
         return self._batch(rows[0].batch_id)
 
     def _check_against_batch(self, batch: Any) -> None:
