@@ -10,6 +10,7 @@ from ledger import cli as core_cli
 from ledger import demo
 from ledger.api import install_error_handlers, install_request_ids
 from ledger.journal.routes import router as books_router
+from reconciliation.cli import app as reconcile_cli
 from reconciliation.routes import router as reconciliation_router
 
 
@@ -35,3 +36,4 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 DEMO_STAGES: list[demo.Stage] = [*demo.CORE_STAGES]
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
+cli.add_typer(reconcile_cli, name="reconcile")  # reconciliation

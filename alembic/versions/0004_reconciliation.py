@@ -17,6 +17,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 UPGRADE = r"""
+-- The payout guard joins its OLD and NEW transition tables, which carry no statistics: the
+-- planner picks a nested loop and a 10,000-row settlement UPDATE takes 36 s instead of 1.7 s.
+-- Settlement updates payouts by the million, so the guard plans with hash joins.
+ALTER FUNCTION payout_guard_update() SET enable_nestloop = off;
+
 -- A bank file exactly as received. The row is written once, with its results, in the same
 -- transaction that applies the file: a file either applied completely or left no row.
 CREATE TABLE bank_file (
@@ -111,6 +116,7 @@ CREATE TRIGGER recon_exception_no_truncate BEFORE TRUNCATE ON recon_exception
 DOWNGRADE = r"""
 DROP TABLE recon_exception, bank_file CASCADE;
 DROP FUNCTION recon_exception_guard();
+ALTER FUNCTION payout_guard_update() RESET enable_nestloop;
 """
 
 
