@@ -10,8 +10,11 @@ from ledger import cli as core_cli
 from ledger import demo
 from ledger.api import install_error_handlers, install_request_ids
 from ledger.journal.routes import router as books_router
+from ledger.journal.verify import EXTRA_CHECKS
 from reconciliation.cli import app as reconcile_cli
+from reconciliation.demo import stage_reconciled
 from reconciliation.routes import router as reconciliation_router
+from reconciliation.service import check_suspense
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -34,6 +37,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
 
 DEMO_STAGES: list[demo.Stage] = [*demo.CORE_STAGES]
+DEMO_STAGES.append(demo.Stage("reconciled", stage_reconciled))  # after the batches stages
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
 cli.add_typer(reconcile_cli, name="reconcile")  # reconciliation
+EXTRA_CHECKS.append(check_suspense)  # reconciliation: suspense = unplaced bank lines
