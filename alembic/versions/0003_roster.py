@@ -137,14 +137,6 @@ BEGIN
     END LOOP;
 END $$;
 
--- One live batch per county, fund, period and bank.
-CREATE UNIQUE INDEX payment_batch_one_live ON payment_batch (county_code, fund_code, period, bank_code)
-    WHERE status <> 'cancelled';
-
--- The payout guard joins two transition tables the planner knows nothing about; with a nested
--- loop a million-row release never ends. A hash join keeps it linear.
-ALTER FUNCTION payout_guard_update() SET enable_nestloop = off;
-
 -- Payout references: 9 base-36 digits of a sequence and a check character whose weights are
 -- all prime to 36, so any single mistyped character is caught. 10 characters fit every bank.
 CREATE SEQUENCE payout_reference_seq CACHE 1000;
@@ -171,10 +163,8 @@ END $$;
 """
 
 DOWNGRADE = r"""
-ALTER FUNCTION payout_guard_update() RESET enable_nestloop;
 DROP FUNCTION payout_reference(bigint);
 DROP SEQUENCE payout_reference_seq;
-DROP INDEX payment_batch_one_live;
 DROP TABLE program_exclusion, staff_relative, public_payroll, death_record, benefit_standard,
     roster_version, register_import;
 """

@@ -252,24 +252,25 @@ def validate_pain001(data_or_path: bytes | str | os.PathLike[str] | IO[bytes]) -
     source: IO[bytes] | str | os.PathLike[str]
     source = io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else data_or_path
     schema = _pain001_schema()
+    etree.clear_error_log()  # the log is per thread; keep an earlier parse's errors out
+    root_closed = False
     try:
         for _event, element in etree.iterparse(
-            source,
-            events=("end",),
-            schema=schema,
-            resolve_entities=False,
-            no_network=True,
-            huge_tree=True,
+            source, events=("end",), schema=schema, resolve_entities=False, no_network=True
         ):
             if element.tag == f"{{{PAIN001_NS}}}CdtTrfTxInf":
                 element.clear()
                 while element.getprevious() is not None:
                     del element.getparent()[0]
+            root_closed = element.getparent() is None
     except etree.XMLSyntaxError as exc:
         # Streaming validation does not keep line numbers; report each distinct message once.
-        messages = dict.fromkeys(e.message for e in exc.error_log if e.message)
-        errors = list(messages)[:_MAX_REPORTED]
+        messages = dict.fromkeys(e.message for e in exc.error_log if e.message) or {str(exc): None}
         raise ValueError(
             "pain.001 does not validate against pain.001.001.09.xsd:\n"
-            + "\n".join(errors or [str(exc)])
+            + "\n".join(list(messages)[:_MAX_REPORTED])
         ) from exc
+    if not root_closed:
+        raise ValueError(
+            "pain.001 does not validate against pain.001.001.09.xsd: incomplete document"
+        )

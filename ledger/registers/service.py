@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.jurisdictions.catalog import in_subtree, resolve_fund
+from ledger.pii import mask_id_number as mask_id
+from ledger.pii import person_key
 from ledger.registers.files import (
     STANDARD_COLUMNS,
     RegisterParseResult,
@@ -28,7 +30,6 @@ from ledger.registers.files import (
     parse_standards,
 )
 from ledger.roster.bulk import copy_rows, run_once
-from ledger.roster.identity import mask_id, person_key
 from ledger.roster.service import refuse
 
 KINDS = ("standards", "deaths", "public_payroll", "staff_relatives")

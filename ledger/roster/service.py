@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import ValidationFailed
 from ledger.jurisdictions.catalog import resolve_fund
+from ledger.pii import mask_id_number as mask_id
+from ledger.pii import person_key
 from ledger.roster.bulk import copy_rows, run_once
 from ledger.roster.files import ROSTER_HEADERS, RosterRow, RowIssue, parse_roster
-from ledger.roster.identity import mask_id, person_key
 
 MAX_DETAILS = 1000
 _VERSION_COLUMNS = (

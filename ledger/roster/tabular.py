@@ -408,4 +408,6 @@ def parse_rows(
                 check.issue(duplicate_column, f"{duplicate}, first on line {seen}")
         if check.ok:
             rows.append(row)
+    if not table.records and not issues:
+        issues.append(RowIssue(table.header_line, "", "no data rows under the header", "warning"))
     return rows, issues

@@ -59,7 +59,7 @@ def test_the_id_number_is_kept_only_as_key_and_mask(client, session):
     row = session.execute(text("SELECT * FROM roster_version LIMIT 1")).mappings().one()
     values = " ".join(str(v) for v in row.values())
     assert all(r.id_number not in values for r in roster)
-    assert row["id_masked"].count("*") == 8
+    assert row["id_masked"].count("*") == 16
 
 
 def test_bad_check_digit_names_line_column_and_reason(client, session):
