@@ -8,7 +8,10 @@ from sqlalchemy import Engine
 
 from ledger import cli as core_cli
 from ledger import demo
+from ledger.access.audit import install_audit_log  # access & documents
+from ledger.access.routes import router as access_router  # access & documents
 from ledger.api import install_error_handlers, install_request_ids
+from ledger.documents.routes import router as documents_router  # access & documents
 from ledger.journal.routes import router as books_router
 
 
@@ -25,8 +28,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine
     install_error_handlers(app)
+    install_audit_log(app)  # inside the request-id middleware, so each row carries the id
     install_request_ids(app)
     app.include_router(books_router)
+    app.include_router(access_router)  # access & documents
+    app.include_router(documents_router)  # access & documents
     return app
 
 
