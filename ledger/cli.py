@@ -43,6 +43,23 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         db.downgrade(db.database_url(), revision)
         console.print(f"schema downgraded to {revision}")
 
+    @db_app.command("backup")
+    def db_backup(
+        out: Annotated[Path, typer.Argument(help="Dump file to write (pg_dump custom format)")],
+    ) -> None:
+        """Dump the database; restore it with `ledger db restore` and check it with `ledger verify`."""
+        db.backup(db.database_url(), out)
+        console.print(f"backup written to {out}")
+
+    @db_app.command("restore")
+    def db_restore(
+        dump: Annotated[Path, typer.Argument(help="Dump made by `ledger db backup`")],
+        target: Annotated[str, typer.Option(help="URL of an EMPTY database to restore into")],
+    ) -> None:
+        """Restore a dump into an empty database."""
+        db.restore(dump, db.to_sqlalchemy_url(target))
+        console.print("restored; now run `LEDGER_DATABASE_URL=<target> ledger verify`")
+
     @app.command()
     def seed() -> None:
         """Load the Guangdong division tree and the fund catalog."""

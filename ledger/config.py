@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="Embedded database, files, reports.")
     environment: str = Field(default="demo", pattern="^(demo|test|production)$")
     secret_key: str = Field(default=DEMO_SECRET, description="Keys personal-data hashing.")
+    db_role: str | None = Field(
+        default=None,
+        description="Role the service switches to after connecting (SET ROLE), e.g. ledger_app.",
+    )
     max_upload_bytes: int = 200 * 1024 * 1024
     complaint_hotline: str = "12345"
     font_path: Path | None = Field(default=None, description="TrueType CJK font for the PDFs.")

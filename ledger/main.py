@@ -13,6 +13,14 @@ from ledger.access.routes import router as access_router  # access & documents
 from ledger.api import install_error_handlers, install_request_ids
 from ledger.documents.routes import router as documents_router  # access & documents
 from ledger.journal.routes import router as books_router
+from ledger.journal.verify import EXTRA_CHECKS
+from reconciliation.cli import app as reconcile_cli
+from reconciliation.demo import stage_reconciled
+from reconciliation.routes import router as reconciliation_router
+from reconciliation.service import check_suspense
+from reports import cli as report_cli
+from reports import demo as report_demo
+from reports.routes import router as reports_router
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -33,9 +41,19 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(books_router)
     app.include_router(access_router)  # access & documents
     app.include_router(documents_router)  # access & documents
+    app.include_router(reconciliation_router)
+    app.include_router(reports_router)
     return app
 
 
-DEMO_STAGES: list[demo.Stage] = [*demo.CORE_STAGES]
+DEMO_STAGES: list[demo.Stage] = [
+    *demo.CORE_STAGES,
+    demo.Stage("reconciled", stage_reconciled),  # after the batches stages
+    *report_demo.STAGES,
+]
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
+cli.add_typer(reconcile_cli, name="reconcile")  # reconciliation
+cli.add_typer(report_cli.report_app, name="report")  # reports: ledger report disclosure|audit
+if check_suspense not in EXTRA_CHECKS:
+    EXTRA_CHECKS.append(check_suspense)  # reconciliation: suspense = unplaced bank lines

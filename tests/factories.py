@@ -64,3 +64,88 @@ def fund_chain(session: Session, fund: str, amounts: dict[str, int]) -> None:
             created_by="test",
         )
     session.commit()
+
+
+def released_batch(
+    session: Session,
+    *,
+    county: str,
+    fund: str,
+    period: str,
+    bank: str,
+    amounts: list[int],
+    maker: str = "maker",
+    checker: str = "checker",
+) -> int:
+    """A batch released the way release does it: draft payouts, one entry, payouts sent."""
+    from sqlalchemy import text
+
+    from ledger.domain import merkle_root, payout_leaf, release_lines
+
+    access.create_bank(session, code=bank, name=bank, counties=[county])
+    batch = session.execute(
+        text(
+            "INSERT INTO payment_batch (county_code, fund_code, period, bank_code, created_by, line_count, total_fen) "
+            "VALUES (:c, :f, :p, :b, :m, :n, :t) RETURNING id"
+        ),
+        {
+            "c": county,
+            "f": fund,
+            "p": period,
+            "b": bank,
+            "m": maker,
+            "n": len(amounts),
+            "t": sum(amounts),
+        },
+    ).scalar_one()
+    rows = [
+        {
+            "batch": batch,
+            "seq": i + 1,
+            "ref": f"T{batch:04d}{i + 1:06d}"[-12:],
+            "c": county,
+            "f": fund,
+            "p": period,
+            "pk": f"{batch:032d}{i:032d}",
+            "hh": f"H{i}",
+            "name": f"张{i}",
+            "acct": f"6222{i:012d}",
+            "bank": bank,
+            "amt": amt,
+        }
+        for i, amt in enumerate(amounts)
+    ]
+    session.execute(
+        text(
+            "INSERT INTO payout (batch_id, seq, reference, county_code, fund_code, period, person_key, household_id, "
+            "payee_name, account_no, account_name, bank_code, amount_fen) VALUES (:batch, :seq, :ref, :c, :f, :p, "
+            ":pk, :hh, :name, :acct, :name, :bank, :amt)"
+        ),
+        rows,
+    )
+    root = merkle_root(
+        payout_leaf(r["seq"], r["ref"], r["pk"], r["acct"], r["name"], r["name"], r["amt"])
+        for r in rows
+    )
+    entry = post_entry(
+        session,
+        kind="batch_release",
+        lines=release_lines(county, fund, sum(amounts)),
+        created_by=checker,
+        payload_digest=root,
+        document_type="payment_batch",
+        document_id=str(batch),
+    )
+    session.execute(
+        text("UPDATE payout SET state = 'sent', last_entry_id = :e WHERE batch_id = :b"),
+        {"e": entry.id, "b": batch},
+    )
+    session.execute(
+        text(
+            "UPDATE payment_batch SET status = 'released', merkle_root = :r, release_entry_id = :e, "
+            "released_by = :by, released_at = now() WHERE id = :b"
+        ),
+        {"r": root, "e": entry.id, "by": checker, "b": batch},
+    )
+    session.commit()
+    return int(batch)

@@ -13,6 +13,9 @@ from ledger.db import get_engine
 from ledger.errors import Forbidden, Unauthenticated
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+AUDIT_ACTION_KEY = "x-audit-action"
+AUDIT_ACTION = {AUDIT_ACTION_KEY: True}
+"""``openapi_extra`` of a write an auditor may make because it changes no books or subledger."""
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -32,8 +35,11 @@ def current_principal(
     principal = authenticate(session, authorization[7:].strip())
     session.commit()
     request.state.principal = principal
-    # Auditors read and never write: refused here once rather than in every write route.
-    if principal.role == "auditor" and request.method not in SAFE_METHODS:
+    # Auditors read and never write: refused here once rather than in every write route. A
+    # route that only records an audit act (a findings run) says so with AUDIT_ACTION.
+    route = request.scope.get("route")
+    audit_action = bool((getattr(route, "openapi_extra", None) or {}).get(AUDIT_ACTION_KEY))
+    if principal.role == "auditor" and request.method not in SAFE_METHODS and not audit_action:
         raise Forbidden(
             "an auditor reads and changes nothing",
             [{"field": "role", "reason": "auditors are read-only"}],
@@ -83,3 +89,10 @@ def require_bank_scope(principal: Principal, bank_code: str, *, county: str | No
         return
     if county is not None:
         require_scope(principal, county)
+
+
+def require_public_scope(principal: Principal, jurisdiction: str) -> None:
+    """Public, masked disclosure (公示): any role may read it, a bank included; the others still
+    within their subtree."""
+    if principal.role != "bank":
+        require_scope(principal, jurisdiction)

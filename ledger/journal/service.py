@@ -70,27 +70,19 @@ def post_entry(
         raise ValidationFailed(str(exc), [{"field": "postings", "reason": str(exc)}]) from exc
     effective_date = effective_date or date.today()
     period = period_of(effective_date)
-    if session.execute(
-        text("SELECT 1 FROM fiscal_period_close WHERE period = :p"), {"p": period}
-    ).first():
+    keys = sorted({(ln.jurisdiction, ln.fund, ln.kind.value) for ln in lines})
+    accounts, closed = _lock_accounts(session, keys, period)
+    if closed:
         raise PeriodClosed(
             f"fiscal period {period} is closed",
             [{"field": "effective_date", "reason": "period closed"}],
         )
-    ensure_charts(session, {(ln.jurisdiction, ln.fund) for ln in lines})
-    keys = sorted({(ln.jurisdiction, ln.fund, ln.kind.value) for ln in lines})
-    rows = session.execute(
-        text(
-            "SELECT id, jurisdiction_code, fund_code, kind, balance_fen FROM account "
-            "WHERE (jurisdiction_code, fund_code, kind) IN (SELECT * FROM unnest("
-            "CAST(:js AS text[]), CAST(:fs AS text[]), CAST(:ks AS text[]))) "
-            "ORDER BY id FOR UPDATE"
-        ),
-        {"js": [k[0] for k in keys], "fs": [k[1] for k in keys], "ks": [k[2] for k in keys]},
-    ).all()
-    accounts = {(r.jurisdiction_code, r.fund_code, r.kind): r for r in rows}
+    if len(accounts) < len(keys):  # first use of a (jurisdiction, fund): make its chart, then lock
+        ensure_charts(session, {(ln.jurisdiction, ln.fund) for ln in lines})
+        accounts, _ = _lock_accounts(session, keys, period)
     _check_special_cash(lines, accounts)
 
+    # The chain head is locked last and held only for the insert and the commit.
     head = session.execute(text("SELECT seq, hash FROM chain_head FOR UPDATE")).one()
     entry_id, prev = head.seq + 1, head.hash
     created_at = datetime.now(UTC)
@@ -113,9 +105,13 @@ def post_entry(
     try:
         session.execute(
             text(
-                "INSERT INTO journal_entry (id, kind, memo, effective_date, period, document_type, "
-                "document_id, reverses_id, payload_digest, created_by, created_at, prev_hash, hash) "
-                "VALUES (:id, :kind, :memo, :ed, :period, :dt, :did, :rev, :pd, :by, :at, :prev, :hash)"
+                "WITH entry AS (INSERT INTO journal_entry (id, kind, memo, effective_date, period, "
+                "document_type, document_id, reverses_id, payload_digest, created_by, created_at, "
+                "prev_hash, hash) VALUES (:id, :kind, :memo, :ed, :period, :dt, :did, :rev, :pd, :by, "
+                ":at, :prev, :hash) RETURNING id) "
+                "INSERT INTO posting (entry_id, account_id, side, amount_fen) "
+                "SELECT entry.id, a, s, m FROM entry, unnest(CAST(:a AS bigint[]), CAST(:s AS text[]), "
+                "CAST(:m AS bigint[])) AS t(a, s, m)"
             ),
             {
                 "id": entry_id,
@@ -131,16 +127,6 @@ def post_entry(
                 "at": created_at,
                 "prev": prev,
                 "hash": digest,
-            },
-        )
-        session.execute(
-            text(
-                "INSERT INTO posting (entry_id, account_id, side, amount_fen) "
-                "SELECT :e, a, s, m FROM unnest(CAST(:a AS bigint[]), CAST(:s AS text[]), "
-                "CAST(:m AS bigint[])) AS t(a, s, m)"
-            ),
-            {
-                "e": entry_id,
                 "a": [accounts[(ln.jurisdiction, ln.fund, ln.kind.value)].id for ln in lines],
                 "s": [ln.side for ln in lines],
                 "m": [ln.amount_fen for ln in lines],
@@ -149,6 +135,37 @@ def post_entry(
     except IntegrityError as exc:
         raise translate_db_error(exc) from exc
     return PostedEntry(entry_id, digest, prev, kind, effective_date, created_at)
+
+
+def _lock_accounts(
+    session: Session, keys: list[tuple[str, str, str]], period: str
+) -> tuple[dict[tuple[str, str, str], Any], bool]:
+    """Lock the touched accounts in id order (one round trip, which also reads the period)."""
+    rows = session.execute(
+        text(
+            "SELECT id, jurisdiction_code, fund_code, kind, balance_fen, "
+            "EXISTS (SELECT 1 FROM fiscal_period_close WHERE period = :period) AS closed FROM account "
+            "WHERE (jurisdiction_code, fund_code, kind) IN (SELECT * FROM unnest("
+            "CAST(:js AS text[]), CAST(:fs AS text[]), CAST(:ks AS text[]))) "
+            "ORDER BY id FOR UPDATE"
+        ),
+        {
+            "js": [k[0] for k in keys],
+            "fs": [k[1] for k in keys],
+            "ks": [k[2] for k in keys],
+            "period": period,
+        },
+    ).all()
+    closed = (
+        bool(rows[0].closed)
+        if rows
+        else bool(
+            session.execute(
+                text("SELECT 1 FROM fiscal_period_close WHERE period = :p"), {"p": period}
+            ).first()
+        )
+    )
+    return {(r.jurisdiction_code, r.fund_code, r.kind): r for r in rows}, closed
 
 
 def _check_special_cash(

@@ -7,6 +7,7 @@ payout lines, and the subledger is compared with the general ledger.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -202,11 +203,63 @@ def check_batch_digests(session: Session, report: VerifyReport) -> None:
                 f"{b.release_entry_id} (a payout line was changed)",
                 b.release_entry_id,
             )
+            _name_changed_payouts(session, report, b.id)
+
+
+def _name_changed_payouts(session: Session, report: VerifyReport, batch_id: int) -> None:
+    """Each line's digest was recorded when it was sent: the lines that differ are named."""
+    rows = session.execute(
+        text(
+            "SELECT p.id, p.seq, p.reference, p.person_key, p.account_no, p.account_name, p.payee_name, "
+            "p.amount_fen, ev.line_digest FROM payout p LEFT JOIN payout_event ev "
+            "ON ev.payout_id = p.id AND ev.to_state = 'sent' WHERE p.batch_id = :b ORDER BY p.seq"
+        ),
+        {"b": batch_id},
+    )
+    for r in rows:
+        leaf = hashlib.sha256(b"\x00" + payout_leaf(*r[1:8])).hexdigest()
+        if r.line_digest != leaf:
+            report.fail(
+                f"payout {r.id} (batch {batch_id}, line {r.seq}, reference {r.reference}) was changed"
+            )
+
+
+def check_audit_log(session: Session, report: VerifyReport) -> None:
+    """The audit log is hash-chained in the database; recompute every link."""
+    rows = session.execute(
+        text(
+            "SELECT id, seq FROM (SELECT a.id, a.seq, a.hash, a.prev_hash, audit_log_digest(a) AS recomputed, "
+            "lag(a.hash) OVER (ORDER BY a.seq) AS previous, lag(a.seq) OVER (ORDER BY a.seq) AS previous_seq "
+            "FROM audit_log a) t WHERE hash IS DISTINCT FROM recomputed "
+            "OR prev_hash IS DISTINCT FROM COALESCE(previous, :genesis) "
+            "OR seq IS DISTINCT FROM COALESCE(previous_seq, 0) + 1 ORDER BY seq LIMIT 20"
+        ),
+        {"genesis": GENESIS_HASH},
+    ).all()
+    for r in rows:
+        report.fail(
+            f"audit_log row {r.id} (seq {r.seq}) was changed or a row before it was removed"
+        )
+    head = session.execute(
+        text(
+            "SELECT h.seq, h.hash, (SELECT max(seq) FROM audit_log) AS last, "
+            "(SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS last_hash FROM audit_chain_head h"
+        )
+    ).one()
+    if head.seq != (head.last or 0) or (head.last and head.hash != head.last_hash):
+        report.fail("the audit log's last rows were removed: its chain head does not match")
 
 
 def verify(session: Session) -> VerifyReport:
     report = VerifyReport()
-    for check in (check_chain, check_balances, check_subledger, check_batch_digests, *EXTRA_CHECKS):
+    for check in (
+        check_chain,
+        check_balances,
+        check_subledger,
+        check_batch_digests,
+        check_audit_log,
+        *EXTRA_CHECKS,
+    ):
         check(session, report)
     report.checked_at = datetime.now(UTC).isoformat(timespec="seconds")
     return report

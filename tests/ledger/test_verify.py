@@ -58,3 +58,43 @@ def test_cli_verify_exits_non_zero_naming_the_entry(session: Session, db_url: st
     )
     assert bad.returncode == 1
     assert '"first_broken_entry": 1' in bad.stdout
+
+
+def test_changed_payout_line_is_named(session: Session, db_url: str) -> None:
+    from tests.factories import released_batch
+
+    fund_chain(session, FUND, {"440000": 90_000, "440100": 40_000, "440103": 10_000})
+    batch = released_batch(
+        session,
+        county="440103",
+        fund=FUND,
+        period="202611",
+        bank="TESTBK",
+        amounts=[1000, 2000, 3000],
+    )
+    assert verify(session).ok
+    _tamper(
+        db_url,
+        f"UPDATE payout SET account_no = '6222999999999999' WHERE batch_id = {batch} AND seq = 2",
+    )
+    report = verify(session)
+    assert not report.ok
+    assert any(f"batch {batch}, line 2" in p for p in report.problems), report.problems
+
+
+def test_changed_or_removed_audit_log_row_is_named(session: Session, db_url: str) -> None:
+    from sqlalchemy import text
+
+    for i in range(3):
+        session.execute(
+            text("INSERT INTO audit_log (action, outcome, username) VALUES (:a, 'accepted', 'u')"),
+            {"a": f"act{i}"},
+        )
+    session.commit()
+    assert verify(session).ok
+    row = session.execute(text("SELECT id FROM audit_log WHERE seq = 2")).scalar()
+    _tamper(db_url, f"UPDATE audit_log SET outcome = 'refused' WHERE id = {row}")
+    report = verify(session)
+    assert any(f"audit_log row {row}" in p for p in report.problems), report.problems
+    _tamper(db_url, "DELETE FROM audit_log WHERE seq = 3")
+    assert any("chain head" in p for p in verify(session).problems)

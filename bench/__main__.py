@@ -1,0 +1,36 @@
+"""``python -m bench all --quick|--full``: see docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("what", choices=["all"], help="run every case and write the report")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", dest="mode", const="quick")
+    size.add_argument("--full", action="store_const", dest="mode", const="full")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write benchmarks.md and results.json here instead of docs/ and bench/",
+    )
+    args = parser.parse_args()
+    # subprocesses (the service case, ledger serve) must import this checkout
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
+    sys.path.insert(0, str(ROOT))
+    from bench import harness
+
+    harness.main(args.mode or "quick", out=args.out)
+
+
+main()

@@ -1,0 +1,265 @@
+"""P1/P5/P6: single-entry posting through our service and through ``ledger serve``.
+
+Every posting takes the full path a real write takes: idempotency claim, the period check, the
+account locks, the special-cash check, the hash chain, the database triggers, the idempotency
+record, one COMMIT. ``python -m bench.posting service URL N W`` runs the service case in its own
+process (so its peak RSS is its own) and prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from bench.common import peak_rss_mb
+from bench.timing import percentile, run_threads
+from ledger import db
+from ledger.access import service as access
+from ledger.domain import allocation_lines, transfer_lines
+from ledger.journal import idempotency
+from ledger.journal.service import post_entry
+from ledger.jurisdictions.service import seed_reference_data
+
+ROOT = Path(__file__).resolve().parent.parent
+FUND = "urban_minimum_living"
+PROVINCE = "440000"
+CITIES = ["440100", "440200", "440300", "440400", "440500", "440600", "440700", "440800"]
+
+
+def prepare(url: str) -> None:
+    """Migrate a fresh database and load the divisions and funds."""
+    db.upgrade(url)
+    engine = db.make_engine(url, poolclass=NullPool)
+    with Session(engine) as session:
+        seed_reference_data(session=session)
+        session.commit()
+    engine.dispose()
+
+
+def post_one(session: Session, *, writer: int, i: int, run: str) -> None:
+    """One write as a route makes it: even items allocate 2 yuan, odd ones pass 1 yuan down."""
+    if i % 2 == 0:
+        kind, lines = "allocation", allocation_lines(PROVINCE, FUND, 200)
+    else:
+        kind, lines = "transfer", transfer_lines(PROVINCE, CITIES[writer % 8], FUND, 100)
+    body = {"kind": kind, "writer": writer, "i": i}
+    key = f"bench-{run}-{writer}-{i}"
+    if idempotency.claim(session, key=key, operation=kind, body=body) is None:
+        posted = post_entry(session, kind=kind, lines=lines, created_by="bench")
+        idempotency.record(session, key=key, response=posted.as_dict(), status_code=201)
+    session.commit()
+
+
+def service_rate(url: str, n: int, writers: int) -> dict[str, Any]:
+    engine = db.make_engine(url)
+    run = uuid.uuid4().hex[:8]
+    sessions = [Session(engine, expire_on_commit=False) for _ in range(writers)]
+    for s in sessions:  # open the connections before the clock starts
+        s.connection()
+        s.commit()
+
+    def work(w: int, count: int) -> None:
+        for i in range(count):
+            post_one(sessions[w], writer=w, i=i, run=run)
+
+    elapsed = run_threads(writers, n, work)
+    for s in sessions:
+        s.close()
+    engine.dispose()
+    return {"rate": n / elapsed, "seconds": elapsed, "n": n, "peak_mb": peak_rss_mb()}
+
+
+def run_service_subprocess(url: str, n: int, writers: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.posting", "service", url, str(n), str(writers)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# ---- HTTP ----------------------------------------------------------------------------------
+
+
+def seed_entries(url: str, n: int) -> tuple[str, list[int]]:
+    """A finance user of the province with a token, and ``n`` allocations to reverse over HTTP."""
+    engine = db.make_engine(url, poolclass=NullPool)
+    ids: list[int] = []
+    with Session(engine) as session:
+        bureau = access.create_bureau(
+            session, jurisdiction=PROVINCE, kind="finance", name="bench finance"
+        )
+        name = f"bench-{uuid.uuid4().hex[:6]}"
+        uid = access.create_user(
+            session, username=name, display_name=name, bureau_id=bureau, role="finance"
+        )
+        token = access.issue_token(session, user_id=uid)
+        session.commit()
+        for i in range(n):
+            ids.append(
+                post_entry(
+                    session,
+                    kind="allocation",
+                    lines=allocation_lines(PROVINCE, FUND, 100),
+                    created_by="bench-seed",
+                ).id
+            )
+            if i % 200 == 199:
+                session.commit()
+        session.commit()
+    engine.dispose()
+    return token, ids
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Serve:
+    """``ledger serve`` on 127.0.0.1 as its own process, against ``url``."""
+
+    def __init__(self, url: str) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "LEDGER_DATABASE_URL": url}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ledger",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/openapi.json", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("ledger serve exited while starting")
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("ledger serve did not answer within 60 s")
+
+    def peak_mb(self) -> float:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _reverse(client: httpx.Client, token: str, entry_id: int, run: str) -> int:
+    r = client.post(
+        f"/entries/{entry_id}/reversal",
+        json={"memo": "bench"},
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"rev-{run}-{entry_id}"},
+    )
+    return r.status_code
+
+
+def http_rate(base: str, token: str, ids: list[int], clients: int = 8) -> dict[str, Any]:
+    """Closed loop: ``clients`` threads, each reversing its share of ``ids`` one after another."""
+    run = uuid.uuid4().hex[:8]
+    shares = [ids[i::clients] for i in range(clients)]
+    pool = [httpx.Client(base_url=base, timeout=30) for _ in range(clients)]
+    bad: list[int] = []
+
+    def work(w: int, _count: int) -> None:
+        for eid in shares[w]:
+            code = _reverse(pool[w], token, eid, run)
+            if code != 201:
+                bad.append(code)
+
+    # run_threads splits n itself; here each thread takes its own share of ids
+    elapsed = run_threads(clients, clients, work)
+    for c in pool:
+        c.close()
+    if bad:
+        raise RuntimeError(f"{len(bad)} reversals failed, e.g. HTTP {bad[0]}")
+    return {"rate": len(ids) / elapsed, "seconds": elapsed, "n": len(ids)}
+
+
+def http_latency(base: str, token: str, ids: list[int], rate: float) -> dict[str, Any]:
+    """Open loop: request i is due at start + i/rate whether or not earlier ones have answered.
+
+    Latency counts from the due time, so a server that falls behind shows it (no coordinated
+    omission).
+    """
+    run = uuid.uuid4().hex[:8]
+    local = threading.local()
+    latencies: list[float] = []
+    bad: list[int] = []
+    lock = threading.Lock()
+
+    def fire(eid: int, due: float) -> None:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=base, timeout=30)
+        code = _reverse(client, token, eid, run)
+        done = time.perf_counter()
+        with lock:
+            latencies.append((done - due) * 1000)
+            if code != 201:
+                bad.append(code)
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        start = time.perf_counter() + 0.2
+        for i, eid in enumerate(ids):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(fire, eid, due)
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "offered_rate": rate,
+        "achieved_rate": len(ids) / elapsed,
+        "n": len(ids),
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": latencies[-1] if latencies else 0.0,
+        "errors": len(bad),
+    }
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "service":
+        result = service_rate(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        print(json.dumps(result))

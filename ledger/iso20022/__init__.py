@@ -1,0 +1,1 @@
+"""ISO 20022 schemas shipped as package data."""

@@ -1,0 +1,54 @@
+"""``ledger report …``: build a report file on the command line (honours LEDGER_DATABASE_URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ledger.db import session_scope
+from reports import service
+
+console = Console(stderr=True)
+report_app = typer.Typer(help="Disclosure and audit PDFs", no_args_is_help=True)
+
+JurisdictionOpt = Annotated[str, typer.Option("--jurisdiction", help="Division code, e.g. 440103")]
+PeriodOpt = Annotated[str, typer.Option("--period", help="YYYYMM")]
+OutOpt = Annotated[Path, typer.Option("--out", help="PDF file to write")]
+ByOpt = Annotated[str, typer.Option("--by", help="Recorded as who generated the file")]
+
+
+def _done(built: service.BuiltReport, out: Path) -> None:
+    built.save(out)
+    built.file.close()
+    console.print(
+        f"{out}: {built.size_bytes} bytes, sha256 {built.sha256} (record {built.record_id})"
+    )
+
+
+@report_app.command("disclosure")
+def disclosure(
+    jurisdiction: JurisdictionOpt,
+    fund: Annotated[str, typer.Option("--fund", help="Fund code or budget function code")],
+    period: PeriodOpt,
+    out: OutOpt,
+    by: ByOpt = "cli",
+) -> None:
+    """The public disclosure (公示) of one jurisdiction, fund and period."""
+    with session_scope() as session:
+        built = service.build_disclosure(
+            session, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=by
+        )
+    _done(built, out)
+
+
+@report_app.command("audit")
+def audit(jurisdiction: JurisdictionOpt, period: PeriodOpt, out: OutOpt, by: ByOpt = "cli") -> None:
+    """The audit report (审计报告) of one jurisdiction and period."""
+    with session_scope() as session:
+        built = service.build_audit(
+            session, jurisdiction=jurisdiction, period=period, generated_by=by
+        )
+    _done(built, out)

@@ -1,0 +1,456 @@
+"""The time-based and ledger-level audit rules (审计发现), run for a jurisdiction and a period.
+
+Each rule is one set-based query over the books and the payout subledger as of the period's
+last day; it returns ``ledger.checks.model.Finding`` values with the evidence ids and a
+plain-Chinese message. The pre-release batch rules live in ``ledger.checks`` and store their
+findings with the batch; ``surface_batch_findings`` reads those back so the audit report shows
+every finding. Thresholds come from ``reports/config/findings.toml``.
+
+Rules:
+
+* ``special_cash_idle`` — money that stayed in a special account (专户存款) for the whole of the
+  last ``idle_months`` months: the smallest balance over that window was never spent.
+* ``transfer_not_paid_out`` — a transfer payment received and not passed on (down, or to
+  people) within ``transfer_days`` days (及时足额); money leaves first in, first out.
+* ``failed_not_reissued`` — failed or returned payouts not reissued within ``reissue_days``.
+* ``review_overdue`` — households paid in the period whose last economic-status review (动态
+  复核) is older than ``review_months`` months or missing. It runs only where review data
+  exists: a ``household_review (county_code, household_id, reviewed_on)`` relation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ledger.checks.model import Finding
+from ledger.journal import idempotency
+from ledger.money import fen_to_str
+from reports.scope import Scope, add_months
+
+CONFIG_PATH = Path(__file__).resolve().parent / "config" / "findings.toml"
+REVIEW_RELATION = "household_review"
+SEVERITY_ORDER = {"blocking": 0, "warning": 1, "info": 2}
+
+
+class Thresholds(BaseModel):
+    idle_months: int = Field(ge=1, le=60)
+    idle_min_fen: int = Field(ge=0)
+    transfer_days: int = Field(ge=1, le=3650)
+    reissue_days: int = Field(ge=1, le=3650)
+    review_months: int = Field(ge=1, le=60)
+    evidence_limit: int = Field(ge=1, le=10_000)
+
+
+@lru_cache
+def load_thresholds(path: Path = CONFIG_PATH) -> Thresholds:
+    """The TOML values, each overridable by ``LEDGER_FINDINGS_<NAME>`` in the environment."""
+    values: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    for name in Thresholds.model_fields:
+        env = os.environ.get(f"LEDGER_FINDINGS_{name.upper()}")
+        if env is not None:
+            values[name] = int(env)
+    return Thresholds(**values)
+
+
+def _yuan(fen: int) -> str:
+    return fen_to_str(int(fen))
+
+
+_SPECIAL_CASH_IN_SCOPE = (
+    "SELECT a.id, a.jurisdiction_code, a.fund_code, j.name AS jname, f.name AS fname "
+    "FROM account a JOIN jurisdiction j ON j.code = a.jurisdiction_code "
+    "JOIN fund f ON f.code = a.fund_code "
+    "WHERE a.kind = 'special_cash' AND a.jurisdiction_code LIKE :pattern"
+)
+
+
+def special_cash_idle(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    since = add_months(scope.as_of, -t.idle_months)
+    rows = session.execute(
+        text(
+            f"WITH acc AS ({_SPECIAL_CASH_IN_SCOPE}), "
+            "mv AS (SELECT p.account_id, e.id AS eid, e.effective_date AS d, "
+            "  CASE p.side WHEN 'D' THEN p.amount_fen ELSE -p.amount_fen END AS delta "
+            "  FROM posting p JOIN journal_entry e ON e.id = p.entry_id "
+            "  WHERE p.account_id IN (SELECT id FROM acc) AND e.effective_date <= :as_of), "
+            "opening AS (SELECT acc.id, COALESCE(sum(mv.delta) FILTER (WHERE mv.d <= :since), 0) "
+            "  AS fen FROM acc LEFT JOIN mv ON mv.account_id = acc.id GROUP BY acc.id), "
+            "running AS (SELECT account_id, eid, delta, sum(delta) OVER (PARTITION BY account_id "
+            "  ORDER BY d, eid ROWS UNBOUNDED PRECEDING) AS moved FROM mv WHERE d > :since) "
+            "SELECT acc.id, acc.jurisdiction_code, acc.fund_code, acc.jname, acc.fname, "
+            "  o.fen AS opening_fen, LEAST(o.fen, COALESCE(min(o.fen + r.moved), o.fen)) AS idle_fen, "
+            "  o.fen + COALESCE((SELECT sum(delta) FROM mv WHERE mv.account_id = acc.id "
+            "    AND mv.d > :since), 0) AS balance_fen, "
+            "  (SELECT max(eid) FROM mv WHERE mv.account_id = acc.id AND mv.delta < 0) AS last_out "
+            "FROM acc JOIN opening o ON o.id = acc.id LEFT JOIN running r ON r.account_id = acc.id "
+            "GROUP BY acc.id, acc.jurisdiction_code, acc.fund_code, acc.jname, acc.fname, o.fen "
+            "HAVING LEAST(o.fen, COALESCE(min(o.fen + r.moved), o.fen)) > GREATEST(:min_fen, 0) "
+            "ORDER BY acc.jurisdiction_code, acc.fund_code"
+        ),
+        {"pattern": scope.pattern, "as_of": scope.as_of, "since": since, "min_fen": t.idle_min_fen},
+    ).all()
+    return [
+        Finding(
+            rule="special_cash_idle",
+            severity="warning",
+            jurisdiction=r.jurisdiction_code,
+            fund=r.fund_code,
+            period=scope.period,
+            message=(
+                f"{r.jname}{r.fname}专户自{since.isoformat()}至{scope.as_of.isoformat()}"
+                f"始终有{_yuan(r.idle_fen)}元未动用，资金闲置超过{t.idle_months}个月。"
+            ),
+            evidence={
+                "account_id": r.id,
+                "idle_fen": int(r.idle_fen),
+                "balance_fen": int(r.balance_fen),
+                "since": since.isoformat(),
+                "last_outflow_entry_id": r.last_out,
+            },
+        )
+        for r in rows
+    ]
+
+
+def transfer_not_paid_out(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    rows = session.execute(
+        text(
+            f"WITH acc AS ({_SPECIAL_CASH_IN_SCOPE}), "
+            "mv AS (SELECT p.account_id, e.id AS eid, e.effective_date AS d, p.side, p.amount_fen "
+            "  FROM posting p JOIN journal_entry e ON e.id = p.entry_id "
+            "  WHERE p.account_id IN (SELECT id FROM acc) AND e.effective_date <= :as_of), "
+            "inflow AS (SELECT mv.*, sum(amount_fen) OVER (PARTITION BY account_id "
+            "  ORDER BY d, eid ROWS UNBOUNDED PRECEDING) AS cum_in FROM mv WHERE side = 'D'), "
+            # A transfer received: the same entry credits this book's transfer-in account.
+            "received AS (SELECT i.*, acc.jurisdiction_code, acc.fund_code, acc.jname, acc.fname "
+            "  FROM inflow i JOIN acc ON acc.id = i.account_id "
+            "  WHERE i.d + :days <= :as_of AND EXISTS (SELECT 1 FROM posting p2 "
+            "    JOIN account a2 ON a2.id = p2.account_id WHERE p2.entry_id = i.eid "
+            "    AND p2.side = 'C' AND a2.kind = 'transfer_in' "
+            "    AND a2.jurisdiction_code = acc.jurisdiction_code AND a2.fund_code = acc.fund_code)) "
+            "SELECT r.*, LEAST(r.amount_fen, r.cum_in - COALESCE((SELECT sum(o.amount_fen) "
+            "  FROM mv o WHERE o.account_id = r.account_id AND o.side = 'C' "
+            "  AND o.d <= r.d + :days), 0)) AS unpaid_fen "
+            "FROM received r ORDER BY r.jurisdiction_code, r.fund_code, r.d, r.eid"
+        ),
+        {"pattern": scope.pattern, "as_of": scope.as_of, "days": t.transfer_days},
+    ).all()
+    return [
+        Finding(
+            rule="transfer_not_paid_out",
+            severity="warning",
+            jurisdiction=r.jurisdiction_code,
+            fund=r.fund_code,
+            period=scope.period,
+            message=(
+                f"{r.jname}于{r.d.isoformat()}收到{r.fname}上级补助{_yuan(r.amount_fen)}元，"
+                f"{t.transfer_days}天内仍有{_yuan(r.unpaid_fen)}元未拨付下级或发放到人，"
+                "未做到及时足额。"
+            ),
+            evidence={
+                "entry_id": r.eid,
+                "received_on": r.d.isoformat(),
+                "amount_fen": int(r.amount_fen),
+                "unpaid_fen": int(r.unpaid_fen),
+            },
+        )
+        for r in rows
+        if r.unpaid_fen > 0
+    ]
+
+
+def failed_not_reissued(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    rows = session.execute(
+        text(
+            "WITH pending AS (SELECT p.id, p.reference, p.county_code, p.fund_code, p.amount_fen, "
+            "  COALESCE(e.effective_date, CAST(p.updated_at AS date)) AS failed_on "
+            "  FROM payout p LEFT JOIN journal_entry e ON e.id = p.last_entry_id "
+            "  WHERE p.county_code LIKE :pattern AND p.state IN ('failed', 'returned') "
+            "  AND NOT EXISTS (SELECT 1 FROM payout r WHERE r.reissue_of = p.id)) "
+            "SELECT q.county_code, q.fund_code, j.name AS jname, f.name AS fname, "
+            "  count(*) AS n, sum(q.amount_fen) AS fen, min(q.failed_on) AS oldest, "
+            "  (array_agg(q.id ORDER BY q.failed_on, q.id))[1:CAST(:lim AS int)] AS ids, "
+            "  (array_agg(q.reference ORDER BY q.failed_on, q.id))[1:CAST(:lim AS int)] AS refs "
+            "FROM pending q JOIN jurisdiction j ON j.code = q.county_code "
+            "JOIN fund f ON f.code = q.fund_code "
+            "WHERE q.failed_on + :days <= :as_of "
+            "GROUP BY q.county_code, q.fund_code, j.name, f.name ORDER BY q.county_code, q.fund_code"
+        ),
+        {
+            "pattern": scope.pattern,
+            "as_of": scope.as_of,
+            "days": t.reissue_days,
+            "lim": t.evidence_limit,
+        },
+    ).all()
+    return [
+        Finding(
+            rule="failed_not_reissued",
+            severity="warning",
+            jurisdiction=r.county_code,
+            fund=r.fund_code,
+            period=scope.period,
+            message=(
+                f"{r.jname}{r.fname}有{r.n}笔发放失败或退回的款项（合计{_yuan(r.fen)}元）"
+                f"超过{t.reissue_days}天未重新发放，最早一笔失败于{r.oldest.isoformat()}。"
+            ),
+            evidence={
+                "payout_ids": list(r.ids),
+                "references": list(r.refs),
+                "count": int(r.n),
+                "amount_fen": int(r.fen),
+                "oldest": r.oldest.isoformat(),
+            },
+        )
+        for r in rows
+    ]
+
+
+def review_overdue(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    if session.execute(text(f"SELECT to_regclass('{REVIEW_RELATION}')")).scalar() is None:
+        return []
+    due = add_months(scope.as_of, -t.review_months)
+    rows = session.execute(
+        text(
+            "WITH paid AS (SELECT DISTINCT p.county_code, p.fund_code, p.household_id "
+            "  FROM payout p WHERE p.county_code LIKE :pattern AND p.period = :period "
+            "  AND p.state IN ('sent', 'paid')), "
+            "last AS (SELECT county_code, household_id, max(reviewed_on) AS reviewed_on "
+            f"  FROM {REVIEW_RELATION} WHERE reviewed_on <= :as_of GROUP BY 1, 2) "
+            "SELECT q.county_code, q.fund_code, j.name AS jname, f.name AS fname, count(*) AS n, "
+            "  count(*) FILTER (WHERE l.reviewed_on IS NULL) AS never, "
+            "  (array_agg(q.household_id ORDER BY q.household_id))[1:CAST(:lim AS int)] AS ids "
+            "FROM paid q LEFT JOIN last l ON l.county_code = q.county_code "
+            "  AND l.household_id = q.household_id "
+            "JOIN jurisdiction j ON j.code = q.county_code JOIN fund f ON f.code = q.fund_code "
+            "WHERE l.reviewed_on IS NULL OR l.reviewed_on < :due "
+            "GROUP BY q.county_code, q.fund_code, j.name, f.name ORDER BY 1, 2"
+        ),
+        {
+            "pattern": scope.pattern,
+            "period": scope.period,
+            "as_of": scope.as_of,
+            "due": due,
+            "lim": t.evidence_limit,
+        },
+    ).all()
+    return [
+        Finding(
+            rule="review_overdue",
+            severity="warning",
+            jurisdiction=r.county_code,
+            fund=r.fund_code,
+            period=scope.period,
+            message=(
+                f"{r.jname}{r.fname}本期发放的{r.n}户家庭超过{t.review_months}个月未做经济状况"
+                f"复核（其中{r.never}户没有复核记录）。"
+            ),
+            evidence={
+                "household_ids": list(r.ids),
+                "count": int(r.n),
+                "never_reviewed": int(r.never),
+                "due": due.isoformat(),
+            },
+        )
+        for r in rows
+    ]
+
+
+RULES = (special_cash_idle, transfer_not_paid_out, failed_not_reissued, review_overdue)
+RULE_NAMES = tuple(rule.__name__ for rule in RULES)
+
+
+def evaluate(session: Session, scope: Scope, thresholds: Thresholds | None = None) -> list[Finding]:
+    """Every rule for ``scope``, computed now from the books; nothing is written."""
+    t = thresholds or load_thresholds()
+    found: list[Finding] = []
+    for rule in RULES:
+        found.extend(rule(session, scope, t))
+    return found
+
+
+def surface_batch_findings(session: Session, scope: Scope) -> list[Finding]:
+    """Findings the batch checks stored for the period in scope (not those of our own runs)."""
+    rows = session.execute(
+        text(
+            "SELECT id, rule, severity, jurisdiction_code, fund_code, period, batch_id, message, "
+            "evidence, acknowledged_by, ack_reason FROM finding f "
+            "WHERE f.jurisdiction_code LIKE :pattern AND f.period = :period "
+            "AND NOT EXISTS (SELECT 1 FROM finding_run r WHERE r.id = f.run_id) ORDER BY f.id"
+        ),
+        {"pattern": scope.pattern, "period": scope.period},
+    ).all()
+    out = []
+    for r in rows:
+        evidence = dict(r.evidence or {})
+        evidence["finding_id"] = r.id
+        if r.acknowledged_by:
+            evidence["acknowledged"] = {"by": r.acknowledged_by, "reason": r.ack_reason}
+        out.append(
+            Finding(
+                rule=r.rule,
+                severity=r.severity,
+                jurisdiction=r.jurisdiction_code,
+                fund=r.fund_code,
+                period=r.period,
+                batch_id=r.batch_id,
+                message=r.message,
+                evidence=evidence,
+            )
+        )
+    return out
+
+
+def all_findings(session: Session, scope: Scope) -> list[Finding]:
+    """The batch findings and the rules' findings, most severe first, in a stable order."""
+    found = surface_batch_findings(session, scope) + evaluate(session, scope)
+    return sorted(
+        found,
+        key=lambda f: (
+            SEVERITY_ORDER.get(f.severity, 9),
+            f.rule,
+            f.jurisdiction,
+            f.fund or "",
+            f.batch_id or 0,
+            json.dumps(f.evidence, sort_keys=True, default=str),
+        ),
+    )
+
+
+def run_findings(
+    session: Session, *, scope: Scope, run_by: str, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """Evaluate the rules and store the run and its findings in one transaction."""
+    thresholds = load_thresholds()
+    found = evaluate(session, scope, thresholds)
+    run_id = f"run-{secrets.token_hex(8)}"
+    head = session.execute(text("SELECT hash FROM chain_head")).scalar_one()
+    session.execute(
+        text(
+            "INSERT INTO finding_run (id, jurisdiction_code, period, as_of, thresholds, "
+            "finding_count, chain_head, run_by) VALUES (:id, :j, :p, :d, CAST(:t AS jsonb), :n, "
+            ":h, :by)"
+        ),
+        {
+            "id": run_id,
+            "j": scope.jurisdiction,
+            "p": scope.period,
+            "d": scope.as_of,
+            "t": thresholds.model_dump_json(),
+            "n": len(found),
+            "h": head,
+            "by": run_by,
+        },
+    )
+    if found:
+        session.execute(
+            text(
+                "INSERT INTO finding (rule, severity, jurisdiction_code, fund_code, period, "
+                "message, evidence, run_id) SELECT * FROM unnest(CAST(:rule AS text[]), "
+                "CAST(:sev AS text[]), CAST(:jur AS text[]), CAST(:fund AS text[]), "
+                "CAST(:per AS text[]), CAST(:msg AS text[]), CAST(:ev AS jsonb[]), "
+                "CAST(:run AS text[]))"
+            ),
+            {
+                "rule": [f.rule for f in found],
+                "sev": [f.severity for f in found],
+                "jur": [f.jurisdiction for f in found],
+                "fund": [f.fund for f in found],
+                "per": [f.period for f in found],
+                "msg": [f.message for f in found],
+                "ev": [json.dumps(f.evidence, ensure_ascii=False) for f in found],
+                "run": [run_id] * len(found),
+            },
+        )
+    result = {
+        "run_id": run_id,
+        "jurisdiction": scope.jurisdiction,
+        "period": scope.period,
+        "as_of": scope.as_of.isoformat(),
+        "finding_count": len(found),
+        "chain_head": head,
+    }
+    if idempotency_key is not None:
+        idempotency.record(session, key=idempotency_key, response=result, status_code=201)
+    session.commit()
+    return result
+
+
+def stored_run(session: Session, *, run_id: str) -> list[Finding]:
+    rows = session.execute(
+        text(
+            "SELECT rule, severity, jurisdiction_code, fund_code, period, batch_id, message, "
+            "evidence FROM finding WHERE run_id = :r ORDER BY id"
+        ),
+        {"r": run_id},
+    ).all()
+    return [
+        Finding(
+            rule=r.rule,
+            severity=r.severity,
+            jurisdiction=r.jurisdiction_code,
+            fund=r.fund_code,
+            period=r.period,
+            batch_id=r.batch_id,
+            message=r.message,
+            evidence=dict(r.evidence or {}),
+        )
+        for r in rows
+    ]
+
+
+def run_scope(session: Session, *, run_id: str) -> tuple[str, str] | None:
+    row = session.execute(
+        text("SELECT jurisdiction_code, period FROM finding_run WHERE id = :r"), {"r": run_id}
+    ).first()
+    return (row.jurisdiction_code, row.period) if row else None
+
+
+# ---- CSV export ----------------------------------------------------------------------------
+
+CSV_HEADER = ("规则 rule", "严重程度 severity", "行政区划 jurisdiction", "资金 fund", "期间 period",
+              "批次 batch", "说明 message", "证据 evidence")  # fmt: skip
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula is prefixed with a quote and shown as text."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def findings_csv(findings: Iterable[Finding]) -> bytes:
+    """UTF-8 with a BOM (so Excel reads the Chinese), one finding per row, formulas defused."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for f in findings:
+        cells: Sequence[Any] = (
+            f.rule,
+            f.severity,
+            f.jurisdiction,
+            f.fund or "",
+            f.period or "",
+            "" if f.batch_id is None else f.batch_id,
+            f.message,
+            json.dumps(f.evidence, ensure_ascii=False, sort_keys=True, default=str),
+        )
+        writer.writerow([neutralise(str(c)) for c in cells])
+    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    return asdict(f)

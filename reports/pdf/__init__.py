@@ -1,0 +1,1 @@
+"""PDF rendering of the disclosure and audit reports from plain data."""

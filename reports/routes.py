@@ -1,0 +1,196 @@
+"""Report downloads, findings and the report register.
+
+Who may read what (DESIGN.md, Access): the audit report, the findings and the report register
+go to the finance and civil-affairs bureaus of the jurisdiction itself and to auditors (and
+admins) of it or of any ancestor; the disclosure, which is public once posted, to any
+authenticated user whose scope covers the jurisdiction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
+
+from ledger.access.deps import (
+    AUDIT_ACTION,
+    CurrentUser,
+    IdempotencyKey,
+    SessionDep,
+    require_public_scope,
+    require_role,
+    require_scope,
+)
+from ledger.access.service import Principal
+from ledger.errors import ERROR_RESPONSES, Forbidden
+from ledger.journal import idempotency
+from ledger.jurisdictions.service import get_jurisdiction
+from reports import findings, service
+from reports.models import (
+    FindingList,
+    FindingPublic,
+    FindingRunCreate,
+    FindingRunPublic,
+    ReportRecordPublic,
+)
+from reports.scope import Scope, check_period
+
+router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
+CodeQuery = Annotated[str, Query(pattern=r"^[0-9]{6}$", examples=["440103"])]
+PeriodQuery = Annotated[str, Query(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$", examples=["202406"])]
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "The PDF file"}
+}
+
+
+def require_audit_reader(user: Principal, jurisdiction: str) -> None:
+    """Auditors and admins of the jurisdiction or an ancestor; its own finance and civil affairs."""
+    require_role(user, "auditor", "admin", "finance", "civil_affairs")
+    require_scope(user, jurisdiction)
+    if user.role in ("finance", "civil_affairs") and user.jurisdiction != jurisdiction:
+        raise Forbidden(
+            f"the audit report of {jurisdiction} goes to its own bureaus and to auditors",
+            [{"field": "jurisdiction", "reason": "not this bureau's jurisdiction"}],
+        )
+
+
+def _stream(built: service.BuiltReport, media_type: str) -> StreamingResponse:
+    def chunks() -> Iterator[bytes]:
+        try:
+            while chunk := built.file.read(1 << 16):
+                yield chunk
+        finally:
+            built.file.close()
+
+    return StreamingResponse(
+        chunks(),
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{built.filename}"',
+            "Content-Length": str(built.size_bytes),
+            "X-Report-SHA256": built.sha256,
+            "X-Report-Record": str(built.record_id),
+        },
+    )
+
+
+@router.get("/reports/disclosure", response_class=StreamingResponse, responses=PDF_RESPONSE)
+def download_disclosure(
+    session: SessionDep,
+    user: CurrentUser,
+    jurisdiction: CodeQuery,
+    fund: str,
+    period: PeriodQuery,
+) -> StreamingResponse:
+    """The disclosure (公示) PDF: masked names, household size and amount, by township and village."""
+    require_public_scope(user, jurisdiction)
+    built = service.build_disclosure(
+        session, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=user.username
+    )
+    return _stream(built, "application/pdf")
+
+
+@router.get("/reports/audit", response_class=StreamingResponse, responses=PDF_RESPONSE)
+def download_audit(
+    session: SessionDep, user: CurrentUser, jurisdiction: CodeQuery, period: PeriodQuery
+) -> StreamingResponse:
+    """The audit (审计) PDF: fund flow, trial balances, outcomes, ageing, findings, integrity."""
+    require_audit_reader(user, jurisdiction)
+    built = service.build_audit(
+        session, jurisdiction=jurisdiction, period=period, generated_by=user.username
+    )
+    return _stream(built, "application/pdf")
+
+
+@router.get("/reports/records", response_model=list[ReportRecordPublic])
+def read_records(
+    session: SessionDep,
+    user: CurrentUser,
+    jurisdiction: CodeQuery,
+    sha256: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
+    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ReportRecordPublic]:
+    """The register of generated reports: look a file's SHA-256 up to prove where it came from."""
+    require_audit_reader(user, jurisdiction)
+    pattern = Scope(jurisdiction, "200001").pattern
+    rows = service.list_records(session, pattern=pattern, sha256=sha256, period=period, limit=limit)
+    return [ReportRecordPublic(**r) for r in rows]
+
+
+@router.get("/jurisdictions/{code}/findings", response_model=FindingList)
+def list_findings(
+    code: str,
+    session: SessionDep,
+    user: CurrentUser,
+    period: PeriodQuery,
+    run_id: Annotated[str | None, Query(pattern=r"^run-[0-9a-f]{16}$")] = None,
+) -> FindingList:
+    """The findings of a jurisdiction's subtree for a period: evaluated now together with the
+    batch checks' stored findings, or those of one stored run."""
+    require_audit_reader(user, code)
+    get_jurisdiction(session, code)
+    scope = Scope(code, check_period(period))
+    if run_id is not None:
+        if findings.run_scope(session, run_id=run_id) != (code, period):
+            raise Forbidden(f"run {run_id} is not a run of {code} {period}")
+        found = findings.stored_run(session, run_id=run_id)
+    else:
+        found = findings.all_findings(session, scope)
+    return FindingList(
+        jurisdiction=code,
+        period=period,
+        run_id=run_id,
+        findings=[FindingPublic(**findings.finding_dict(f)) for f in found],
+    )
+
+
+@router.get("/jurisdictions/{code}/findings.csv", responses={200: {"content": {"text/csv": {}}}})
+def export_findings(
+    code: str, session: SessionDep, user: CurrentUser, period: PeriodQuery
+) -> Response:
+    """Every finding as CSV (UTF-8 with BOM for Excel; formula-like cells neutralised)."""
+    require_audit_reader(user, code)
+    get_jurisdiction(session, code)
+    scope = Scope(code, check_period(period))
+    payload = findings.findings_csv(findings.all_findings(session, scope))
+    record = service.record_findings_export(
+        session, scope=scope, payload=payload, generated_by=user.username
+    )
+    return Response(
+        payload,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="findings-{code}-{period}.csv"',
+            "X-Report-Record": str(record),
+        },
+    )
+
+
+@router.post(
+    "/jurisdictions/{code}/findings/runs",
+    response_model=FindingRunPublic,
+    status_code=201,
+    openapi_extra=AUDIT_ACTION,
+)
+def create_findings_run(
+    code: str,
+    body: FindingRunCreate,
+    session: SessionDep,
+    user: CurrentUser,
+    key: IdempotencyKey,
+) -> FindingRunPublic:
+    """Evaluate the rules and store the run, so the findings of that day stay on record."""
+    require_audit_reader(user, code)
+    get_jurisdiction(session, code)
+    stored = idempotency.claim(
+        session, key=key, operation=f"findings_run:{code}", body=body.model_dump()
+    )
+    if stored is not None:
+        return FindingRunPublic(**stored)
+    result = findings.run_findings(
+        session, scope=Scope(code, body.period), run_by=user.username, idempotency_key=key
+    )
+    return FindingRunPublic(**result)
