@@ -58,7 +58,7 @@ def _register(ctx: DemoContext, user: str, kind: str, body: str, jur: str, key: 
         user=user,
         key=key,
         files={"file": (f"{kind}.csv", body.encode())},
-        data={"jurisdiction": jur},
+        params={"jurisdiction": jur},
     ).json()
     return int(reply["rows"])
 

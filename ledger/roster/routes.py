@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, Form, Path, Query, UploadFile
 
 from ledger.access.deps import CurrentUser, IdempotencyKey, SessionDep, require_role, require_scope
+from ledger.access.service import Principal
 from ledger.config import get_settings
 from ledger.errors import ERROR_RESPONSES, PayloadTooLarge
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
@@ -28,20 +29,36 @@ async def read_upload(file: UploadFile) -> bytes:
     return data
 
 
+def roster_importer(county: str, user: CurrentUser) -> Principal:
+    """Authorise before the upload is read or validated: a refusal is a 403, never a 422."""
+    require_role(user, "civil_affairs")
+    require_scope(user, county)
+    return user
+
+
+def register_importer(
+    user: CurrentUser,
+    jurisdiction: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+) -> tuple[Principal, str]:
+    """Role and scope before the upload is read; the jurisdiction defaults to the uploader's."""
+    require_role(user, "civil_affairs", "finance", "admin")
+    jur = jurisdiction or user.jurisdiction
+    require_scope(user, jur)
+    return user, jur
+
+
 @router.post("/counties/{county}/roster", response_model=RosterImportPublic, status_code=201)
 async def upload_roster(
     county: str,
     file: UploadFile,
     effective_period: Period,
     session: SessionDep,
-    user: CurrentUser,
+    user: Annotated[Principal, Depends(roster_importer)],
     key: IdempotencyKey,
 ) -> RosterImportPublic:
     """Import the county's roster (花名册) as of ``effective_period``: CSV (UTF-8/GBK) or XLSX.
 
     A file with any error changes nothing: 422 naming each line, column and reason."""
-    require_role(user, "civil_affairs")
-    require_scope(user, county)
     get_jurisdiction(session, county)
     data = await read_upload(file)
     result = service.import_roster(
@@ -85,17 +102,14 @@ async def upload_register(
     kind: Annotated[str, KindPath],
     file: UploadFile,
     session: SessionDep,
-    user: CurrentUser,
+    importer: Annotated[tuple[Principal, str], Depends(register_importer)],
     key: IdempotencyKey,
-    jurisdiction: Annotated[str | None, Form(pattern=r"^[0-9]{6}$")] = None,
 ) -> RegisterImportPublic:
     """Import a register: ``standards`` (保障标准), ``deaths`` (死亡登记), ``public_payroll``
     (财政供养人员) or ``staff_relatives`` (近亲属备案), for the uploader's jurisdiction or one below."""
-    require_role(user, "civil_affairs", "finance", "admin")
+    user, jur = importer
     if kind != "standards":
         require_role(user, "civil_affairs", "admin")
-    jur = jurisdiction or user.jurisdiction
-    require_scope(user, jur)
     data = await read_upload(file)
     result = registers.import_register(
         session,

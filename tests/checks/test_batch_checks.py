@@ -15,7 +15,7 @@ def _register(client, c: County, kind: str, body: str, *, user=None, jurisdictio
         f"/registers/{kind}",
         headers=(user or c.maker).write(),
         files={"file": (f"{kind}.csv", body.encode())},
-        data={"jurisdiction": jurisdiction} if jurisdiction else {},
+        params={"jurisdiction": jurisdiction} if jurisdiction else {},
     )
     assert reply.status_code == 201, reply.text
     return reply.json()
