@@ -10,6 +10,7 @@ from ledger import cli as core_cli
 from ledger import demo
 from ledger.api import install_error_handlers, install_request_ids
 from ledger.journal.routes import router as books_router
+from ledger.limits import UploadLimit  # reliability
 from reports import cli as report_cli
 from reports import demo as report_demo
 from reports.routes import router as reports_router
@@ -29,6 +30,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     install_error_handlers(app)
     install_request_ids(app)
+    app.add_middleware(UploadLimit)  # reliability: oversize bodies refused (413) before reading
     app.include_router(books_router)
     app.include_router(reports_router)
     return app
