@@ -411,9 +411,9 @@ def main() -> None:
     args = parser.parse_args()
     url = args.database_url
     if url is None:
-        from bench.server import bench_server
+        from bench.server import start
 
-        server = bench_server()
+        server = start()
         server.fresh_database("ledger_soak")
         url = server.url("ledger_soak")
     db.upgrade(url)
