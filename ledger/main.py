@@ -9,8 +9,16 @@ from sqlalchemy import Engine
 from ledger import cli as core_cli
 from ledger import demo
 from ledger.api import install_error_handlers, install_request_ids
+from ledger.batches.demo import BATCH_STAGES  # batches
+from ledger.batches.routes import router as batches_router  # batches
 from ledger.journal.routes import router as books_router
+from ledger.journal.verify import EXTRA_CHECKS
 from ledger.limits import UploadLimit  # reliability
+from ledger.roster.routes import router as roster_router  # batches
+from reconciliation.cli import app as reconcile_cli
+from reconciliation.demo import stage_reconciled
+from reconciliation.routes import router as reconciliation_router
+from reconciliation.service import check_suspense
 from reports import cli as report_cli
 from reports import demo as report_demo
 from reports.routes import router as reports_router
@@ -32,11 +40,22 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     install_request_ids(app)
     app.add_middleware(UploadLimit)  # reliability: oversize bodies refused (413) before reading
     app.include_router(books_router)
+    app.include_router(roster_router)  # batches
+    app.include_router(batches_router)  # batches
+    app.include_router(reconciliation_router)
     app.include_router(reports_router)
     return app
 
 
-DEMO_STAGES: list[demo.Stage] = [*demo.CORE_STAGES, *report_demo.STAGES]
+DEMO_STAGES: list[demo.Stage] = [
+    *demo.CORE_STAGES,
+    *BATCH_STAGES,  # batches: roster, released
+    demo.Stage("reconciled", stage_reconciled),  # after the batches stages
+    *report_demo.STAGES,
+]
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
+cli.add_typer(reconcile_cli, name="reconcile")  # reconciliation
 cli.add_typer(report_cli.report_app, name="report")  # reports: ledger report disclosure|audit
+if check_suspense not in EXTRA_CHECKS:
+    EXTRA_CHECKS.append(check_suspense)  # reconciliation: suspense = unplaced bank lines

@@ -58,7 +58,10 @@ ALTER TABLE payout_event ADD COLUMN line_digest char(64);
 """
 
 GUARD_TEMPLATE = r"""
-CREATE OR REPLACE FUNCTION payout_guard_update() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION payout_guard_update() RETURNS trigger LANGUAGE plpgsql
+-- The transition tables carry no statistics; a nested loop over them makes a million-row
+-- update quadratic. A hash join keeps it linear.
+SET enable_nestloop = off AS $$
 DECLARE bad record;
 BEGIN
     SELECT o.id, o.state AS old_state, n.state AS new_state INTO bad

@@ -1,0 +1,49 @@
+"""``ledger reconcile``: import a bank's return file or statement from the command line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ledger.db import session_scope
+from ledger.errors import DomainError
+from reconciliation import service
+
+console = Console(stderr=True)
+app = typer.Typer(help="Bank return files and statements (回盘, pain.002, camt.054, camt.053)")
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    bank: Annotated[str | None, typer.Option(help="Bank code; default: told from the file")] = None,
+    batch: Annotated[int | None, typer.Option(help="The batch the file answers")] = None,
+    county: Annotated[str | None, typer.Option(help="camt.053: county of the account")] = None,
+    fund: Annotated[str | None, typer.Option(help="camt.053: fund of the account")] = None,
+    user: Annotated[str | None, typer.Option(help="Recorded as the uploader")] = None,
+) -> None:
+    """Store FILE as received and settle the payouts it answers, in one transaction."""
+    with session_scope() as session:
+        try:
+            result = service.import_bank_file(
+                session,
+                data=file.read_bytes(),
+                uploaded_by=user or f"cli:{getpass.getuser()}",
+                bank_code=bank,
+                batch_id=batch,
+                county=county,
+                fund=fund,
+                filename=file.name,
+            )
+        except DomainError as exc:
+            print(json.dumps(exc.body(), ensure_ascii=False, indent=2))
+            console.print(f"[red]not applied[/red]: {exc.message}")
+            raise typer.Exit(1) from None
+    print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    verb = "already imported as" if result["replayed"] else "imported as"
+    console.print(f"[green]{verb} bank file {result['file_id']}[/green] ({result['status']})")

@@ -1,0 +1,989 @@
+"""Settling payouts from bank files (回盘), reconciling statements, and the exceptions queue.
+
+One file is one transaction: the file row, the entries, every payout change and every queued
+line commit together or not at all, so a crash halfway leaves nothing and a retry applies the
+whole file once. Lines are staged with COPY and settled with set-based SQL; the journal is
+written only through ``ledger.journal.service.post_entry``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ledger.access.service import Principal
+from ledger.domain import AccountKind
+from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ledger.journal import service as journal
+from ledger.jurisdictions.catalog import level_of
+from ledger.jurisdictions.service import ensure_charts
+from reconciliation.matching import APPLYING, QUEUED, decide, decide_sql, settlement_lines
+from reconciliation.parsers import (
+    FileRejected,
+    ParsedFile,
+    ReturnLine,
+    check_totals,
+    load_column_map,
+    parse_return_file,
+    unlisted_outcome,
+    unlisted_status,
+)
+
+CURRENCY = "CNY"
+_SETTLED_STATUSES = frozenset({"ACSC", "ACCC"})  # settlement completed: the money reached them
+_STAGE_COLUMNS = (
+    "line_no",
+    "seq",
+    "reference",
+    "account",
+    "name",
+    "amount_fen",
+    "outcome",
+    "reason",
+    "raw_code",
+    "raw_text",
+)
+
+
+def _rejected(exc: FileRejected) -> ValidationFailed:
+    return ValidationFailed(
+        f"the file was not applied: {exc}",
+        [{"line": exc.line, "field": exc.field, "reason": exc.reason}],
+    )
+
+
+def _audit(
+    session: Session,
+    *,
+    who: Principal | None,
+    username: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    detail: dict[str, Any],
+) -> None:
+    session.execute(
+        text(
+            "INSERT INTO audit_log (user_id, username, bureau_id, role, action, object_type, "
+            "object_id, outcome, detail) VALUES (:u, :n, :b, :r, :a, :ot, :oid, 'accepted', "
+            "CAST(:d AS jsonb))"
+        ),
+        {
+            "u": who.user_id if who else None,
+            "n": username,
+            "b": who.bureau_id if who else None,
+            "r": who.role if who else None,
+            "a": action,
+            "ot": object_type,
+            "oid": object_id,
+            "d": json.dumps(detail, ensure_ascii=False, default=str),
+        },
+    )
+
+
+# ---- import ----------------------------------------------------------------------------------
+
+
+def import_bank_file(
+    session: Session,
+    *,
+    data: bytes,
+    uploaded_by: str,
+    principal: Principal | None = None,
+    bank_code: str | None = None,
+    batch_id: int | None = None,
+    county: str | None = None,
+    fund: str | None = None,
+    filename: str = "",
+) -> dict[str, Any]:
+    """Store a bank file as received and apply it, or return the first import of the same bytes.
+
+    ``principal`` is the uploading bank user (their bank is then the file's bank and only their
+    own batches can be touched); the CLI passes ``bank_code`` or lets the file tell it. Raises
+    ValidationFailed (nothing applied) naming the line and the reason.
+    """
+    if principal is not None and principal.role == "bank":
+        bank_code = principal.bank_code
+    sha = hashlib.sha256(data).hexdigest()
+    # Two uploads of the same bytes serialise here; the second then finds the first's row.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:s, 7))"), {"s": sha})
+    first = session.execute(
+        text("SELECT result FROM bank_file WHERE sha256 = :s"), {"s": sha}
+    ).first()
+    if first is not None:
+        session.rollback()
+        return {**first.result, "replayed": True}
+    if not data:
+        raise ValidationFailed("the file is empty", [{"line": 1, "reason": "no content"}])
+    try:
+        parsed = parse_return_file(data, column_map=load_column_map(bank_code))
+        check_totals(parsed)
+    except FileRejected as exc:
+        session.rollback()
+        raise _rejected(exc) from None
+    ctx = _FileContext(session, data=data, sha=sha, parsed=parsed, uploaded_by=uploaded_by)
+    ctx.principal = principal
+    ctx.bank_code = bank_code
+    ctx.filename = filename
+    try:
+        if parsed.summary.kind == "camt.053":
+            result = ctx.reconcile_statement(batch_id=batch_id, county=county, fund=fund)
+        else:
+            result = ctx.settle(batch_id=batch_id)
+    except FileRejected as exc:
+        session.rollback()
+        raise _rejected(exc) from None
+    except Exception:
+        session.rollback()
+        raise
+    session.commit()
+    return {**result, "replayed": False}
+
+
+class _FileContext:
+    """The state of one file being applied inside one transaction."""
+
+    def __init__(
+        self, session: Session, *, data: bytes, sha: str, parsed: ParsedFile, uploaded_by: str
+    ) -> None:
+        self.session = session
+        self.data = data
+        self.sha = sha
+        self.parsed = parsed
+        self.kind = parsed.summary.kind
+        self.uploaded_by = uploaded_by
+        self.principal: Principal | None = None
+        self.bank_code: str | None = None
+        self.filename = ""
+        self.file_id = int(session.execute(text("SELECT nextval('bank_file_id_seq')")).scalar_one())
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _q(self, sql: str, **params: Any) -> Any:
+        return self.session.execute(text(sql), params)
+
+    def _batch(self, batch_id: int) -> Any:
+        batch = self._q(
+            "SELECT id, county_code, fund_code, bank_code, status, line_count, total_fen "
+            "FROM payment_batch WHERE id = :b",
+            b=batch_id,
+        ).first()
+        if batch is None:
+            raise NotFound(f"batch {batch_id} does not exist")
+        if self.bank_code is not None and batch.bank_code != self.bank_code:
+            raise Forbidden(
+                f"batch {batch_id} was sent to bank {batch.bank_code}, not {self.bank_code}",
+                [{"field": "batch_id", "reason": "another bank's batch"}],
+            )
+        if batch.status != "released":
+            raise ValidationFailed(
+                f"batch {batch_id} is {batch.status}: only a released batch can be settled",
+                [{"field": "batch_id", "reason": "not released"}],
+            )
+        return batch
+
+    def _stage(self, lines: Iterable[ReturnLine]) -> None:
+        """COPY the file's lines into a temporary table: the whole file, one round trip."""
+        self._q(
+            "CREATE TEMP TABLE recon_line (k bigint GENERATED ALWAYS AS IDENTITY, "
+            "line_no integer, seq integer, reference text, account text, name text, "
+            "amount_fen bigint, outcome text NOT NULL, reason text, raw_code text, raw_text text, "
+            "payout_id bigint, matched_by text, suggested bigint, rn integer, action text) "
+            "ON COMMIT DROP"
+        )
+        raw = self.session.connection().connection.driver_connection
+        assert raw is not None
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY recon_line ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for ln in lines:
+                if ln.currency.upper() != CURRENCY:
+                    raise FileRejected(
+                        f"amount in {ln.currency}: only CNY files can be applied to the books",
+                        line=ln.line_no,
+                        field="Ccy",
+                    )
+                copy.write_row(
+                    (
+                        ln.line_no,
+                        ln.seq,
+                        ln.reference.strip().upper() if ln.reference else None,
+                        ln.account,
+                        ln.name,
+                        ln.amount_fen,
+                        ln.outcome,
+                        ln.reason,
+                        ln.raw_code,
+                        ln.raw_text,
+                    )
+                )
+        self._q("ANALYZE recon_line")
+
+    # -- settlement ----------------------------------------------------------------------------
+
+    def settle(self, *, batch_id: int | None) -> dict[str, Any]:
+        s = self.parsed.summary
+        if s.currency and s.currency.upper() != CURRENCY:
+            raise FileRejected(
+                f"the file is in {s.currency}: only CNY files can be applied", field="Ccy"
+            )
+        batch = self._batch(batch_id) if batch_id is not None else None
+        self._stage(self.parsed.lines())
+        # 1. Our reference, among this bank's payouts (another bank's lines never match).
+        self._q(
+            "UPDATE recon_line s SET payout_id = p.id, matched_by = 'reference' FROM payout p "
+            "WHERE s.reference IS NOT NULL AND p.reference = s.reference "
+            "AND (CAST(:bank AS text) IS NULL OR p.bank_code = :bank)",
+            bank=self.bank_code,
+        )
+        batch = self._answered_batch(batch)
+        if batch is not None and self.kind in ("csv_return", "pain.002"):
+            self._check_against_batch(batch)
+        if batch is not None:
+            self._match_within_batch(batch.id)
+            if self.kind == "pain.002":
+                self._stage_unlisted(batch.id)
+        self._decide()
+        counts = self._counts()
+        entries = self._post(batch)
+        failed_by_reason = {
+            r.reason: r.n
+            for r in self._q(
+                "SELECT COALESCE(reason, 'unspecified') AS reason, count(*) AS n FROM recon_line "
+                "WHERE action = 'failed' GROUP BY 1 ORDER BY 1"
+            )
+        }
+        result = {
+            "file_id": self.file_id,
+            "sha256": self.sha,
+            "kind": self.kind,
+            "status": "applied",
+            "bank_code": self.bank_code,
+            "batch_id": batch.id if batch is not None else None,
+            "line_count": s.counted,
+            "total_fen": s.counted_total_fen,
+            "counts": counts,
+            "failed_by_reason": failed_by_reason,
+            "entries": entries,
+        }
+        self._store(result, batch=batch)
+        self._apply_payouts()
+        self._queue(batch)
+        return result
+
+    def _answered_batch(self, batch: Any) -> Any:
+        """The batch the file answers: the one given, else the one its references name."""
+        rows = self._q(
+            "SELECT p.batch_id, min(s.line_no) AS first_line, count(*) AS n FROM recon_line s "
+            "JOIN payout p ON p.id = s.payout_id GROUP BY p.batch_id ORDER BY n DESC"
+        ).all()
+        if self.bank_code is None:
+            banks = self._q(
+                "SELECT DISTINCT p.bank_code FROM recon_line s JOIN payout p ON p.id = s.payout_id"
+            ).all()
+            if len(banks) > 1:
+                raise FileRejected("the lines name payouts of several banks; give the bank code")
+            if banks:
+                self.bank_code = banks[0][0]
+            elif batch is not None:
+                self.bank_code = batch.bank_code
+            else:
+                raise FileRejected(
+                    "no line names a payout of ours: give the bank code and the batch it answers"
+                )
+        if self.kind == "camt.054":
+            return batch
+        if batch is not None:
+            stray = next((r for r in rows if r.batch_id != batch.id), None)
+            if stray is not None:
+                raise FileRejected(
+                    f"the reference names a payout of batch {stray.batch_id}, not of batch "
+                    f"{batch.id} that this file answers",
+                    line=stray.first_line,
+                    field="reference",
+                )
+            return batch
+        if len(rows) > 1:
+            raise FileRejected(
+                "a return file answers one batch, but its references name batches "
+                + ", ".join(str(r.batch_id) for r in rows),
+                line=rows[1].first_line,
+                field="reference",
+            )
+        if not rows:
+            raise FileRejected(
+                f"no line names a payout that bank {self.bank_code} was sent, so the batch this "
+                "file answers is unknown: give it",
+                field="batch_id",
+            )
+        return self._batch(rows[0].batch_id)
+
+    def _check_against_batch(self, batch: Any) -> None:
+        s = self.parsed.summary
+        if self.kind == "csv_return":
+            where = s.trailer_line
+            if s.counted > batch.line_count:
+                raise FileRejected(
+                    f"the file has {s.counted} lines but batch {batch.id} has {batch.line_count}",
+                    line=where,
+                    field="合计",
+                )
+            if s.counted_total_fen > batch.total_fen:
+                raise FileRejected(
+                    f"the lines total {s.counted_total_fen} fen, more than batch {batch.id}'s "
+                    f"{batch.total_fen}",
+                    line=where,
+                    field="合计",
+                )
+        else:
+            if s.declared_count is not None and s.declared_count != batch.line_count:
+                raise FileRejected(
+                    f"OrgnlNbOfTxs {s.declared_count} ≠ {batch.line_count} lines of batch {batch.id}",
+                    field="OrgnlNbOfTxs",
+                )
+            if s.declared_total_fen is not None and s.declared_total_fen != batch.total_fen:
+                raise FileRejected(
+                    f"OrgnlCtrlSum {s.declared_total_fen} fen ≠ batch {batch.id} total "
+                    f"{batch.total_fen} fen",
+                    field="OrgnlCtrlSum",
+                )
+
+    def _match_within_batch(self, batch_id: int) -> None:
+        # 2. (batch, 序号), when the amount agrees.
+        self._q(
+            "UPDATE recon_line s SET payout_id = p.id, matched_by = 'seq' FROM payout p "
+            "WHERE s.payout_id IS NULL AND s.seq IS NOT NULL AND p.batch_id = :b "
+            "AND p.seq = s.seq AND p.amount_fen = s.amount_fen",
+            b=batch_id,
+        )
+        # 3. Normalised (account, amount, name), only when exactly one payout fits. The file
+        # side is already NFKC-normalised with spaces and · removed by the parser.
+        norm_account = "regexp_replace(p.account_no, '\\s', '', 'g')"
+        norm_name = "regexp_replace(p.payee_name, '[\\s·・•‧･]', '', 'g')"
+        self._q(
+            "WITH cand AS (SELECT s.k, min(p.id) AS pid, count(*) AS n FROM recon_line s "
+            f"JOIN payout p ON p.batch_id = :b AND p.amount_fen = s.amount_fen "
+            f"AND {norm_account} = s.account AND {norm_name} = s.name "
+            "WHERE s.payout_id IS NULL GROUP BY s.k) "
+            "UPDATE recon_line s SET payout_id = c.pid, matched_by = 'account' FROM cand c "
+            "WHERE c.k = s.k AND c.n = 1",
+            b=batch_id,
+        )
+        # Fuzzy: the same amount, preferring a payout whose account or name agrees, among
+        # sent payouts no line of this file took. Only a suggestion for a person.
+        self._q(
+            "UPDATE recon_line s SET suggested = (SELECT p.id FROM payout p "
+            "WHERE p.batch_id = :b AND p.state = 'sent' AND p.amount_fen = s.amount_fen "
+            "AND NOT EXISTS (SELECT 1 FROM recon_line t WHERE t.payout_id = p.id) "
+            f"ORDER BY ({norm_account} = s.account OR {norm_name} = s.name) DESC, p.id LIMIT 1) "
+            "WHERE s.payout_id IS NULL",
+            b=batch_id,
+        )
+
+    def _stage_unlisted(self, batch_id: int) -> None:
+        """pain.002 often lists only rejected lines; the rest take the block or group status.
+
+        Settlement completed (ACSC/ACCC) means paid; RJCT failed; any other accepted status
+        (ACCP, ACSP, PART…) is not yet paid, so those lines stay sent.
+        """
+        s = self.parsed.summary
+        block = s.payment_infos[0].pmt_inf_id if len(s.payment_infos) == 1 else None
+        status = unlisted_status(s, block)
+        code = (status or "").strip().upper()
+        if code in _SETTLED_STATUSES:
+            outcome = "paid"
+        elif unlisted_outcome(status) == "failed":
+            outcome = "failed"
+        else:
+            outcome = "accepted" if unlisted_outcome(status) == "accepted" else "unknown"
+        info = next((i for i in s.payment_infos if i.pmt_inf_id == block and i.status), None)
+        reason, raw_code, raw_text = (
+            (info.reason, info.raw_code, info.raw_text)
+            if info is not None
+            else (s.group_reason, s.group_raw_code, s.group_raw_text)
+        )
+        self._q(
+            "INSERT INTO recon_line (line_no, reference, amount_fen, outcome, reason, raw_code, "
+            "raw_text, payout_id, matched_by) SELECT NULL, p.reference, p.amount_fen, :o, "
+            "CASE WHEN :o = 'failed' THEN COALESCE(CAST(:r AS text), 'unspecified') END, :rc, :rt, "
+            "p.id, 'unlisted' FROM payout p WHERE p.batch_id = :b "
+            "AND NOT EXISTS (SELECT 1 FROM recon_line s WHERE s.payout_id = p.id)",
+            o=outcome,
+            r=reason,
+            rc=raw_code if outcome == "failed" else None,
+            rt=raw_text if outcome == "failed" else None,
+            b=batch_id,
+        )
+
+    def _decide(self) -> None:
+        # Lock the touched payouts in id order before deciding from their states.
+        self._q(
+            "WITH l AS (SELECT p.id FROM payout p WHERE p.id IN "
+            "(SELECT payout_id FROM recon_line WHERE payout_id IS NOT NULL) "
+            "ORDER BY p.id FOR UPDATE) SELECT count(*) FROM l"
+        )
+        # A payout named twice in one file: the first line counts, the next ones are a
+        # duplicate (same outcome) or a conflict (another outcome).
+        self._q(
+            "UPDATE recon_line s SET rn = r.rn, action = CASE WHEN r.rn > 1 THEN "
+            "CASE WHEN r.first_outcome = s.outcome THEN 'duplicate' ELSE 'conflict' END END "
+            "FROM (SELECT k, row_number() OVER w AS rn, first_value(outcome) OVER w AS first_outcome "
+            "FROM recon_line WHERE payout_id IS NOT NULL "
+            "WINDOW w AS (PARTITION BY payout_id ORDER BY k)) r WHERE r.k = s.k"
+        )
+        self._q(
+            "UPDATE recon_line s SET action = CASE "
+            "WHEN s.outcome = 'accepted' THEN 'accepted' "
+            "WHEN s.amount_fen IS NOT NULL AND s.amount_fen <> p.amount_fen THEN 'amount_mismatch' "
+            f"ELSE {decide_sql('p.state', 's.outcome')} END "
+            "FROM payout p WHERE p.id = s.payout_id AND s.action IS NULL"
+        )
+        self._q("UPDATE recon_line SET action = 'unmatched' WHERE payout_id IS NULL")
+
+    def _counts(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {
+            a: 0
+            for a in (
+                *APPLYING,
+                "duplicate",
+                "conflict",
+                "refused",
+                "unknown",
+                "accepted",
+                "unmatched",
+                "amount_mismatch",
+            )
+        }
+        amounts: dict[str, int] = {}
+        for r in self._q(
+            "SELECT action, count(*) AS n, COALESCE(sum(amount_fen), 0) AS fen FROM recon_line "
+            "GROUP BY action"
+        ):
+            counts[r.action] = r.n
+            amounts[r.action] = int(r.fen)
+        counts["amount_fen"] = {a: amounts.get(a, 0) for a in (*APPLYING, "unmatched")}
+        return counts
+
+    def _post(self, batch: Any) -> list[int]:
+        """One entry per (county, fund) with a pair of postings per outcome."""
+        rows = self._q(
+            "SELECT p.county_code AS county, p.fund_code AS fund, s.action, "
+            "sum(p.amount_fen) AS fen, count(*) AS n, "
+            "array_agg(DISTINCT p.last_entry_id) FILTER (WHERE s.action = 'returned') AS paid_by "
+            "FROM recon_line s JOIN payout p ON p.id = s.payout_id "
+            "WHERE s.action IN ('paid', 'failed', 'returned') GROUP BY 1, 2, 3"
+        ).all()
+        books: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            b = books.setdefault((r.county, r.fund), {"paid_by": set()})
+            b[r.action] = int(r.fen)
+            b[r.action + "_n"] = r.n
+            b["paid_by"].update(e for e in (r.paid_by or []) if e is not None)
+        if batch is not None:
+            # Bank money on lines that matched nothing: parked in suspense of the batch's books.
+            parked = self._q(
+                "SELECT COALESCE(sum(amount_fen), 0) AS fen, count(*) AS n FROM recon_line "
+                "WHERE action = 'unmatched' AND outcome IN ('failed', 'returned') "
+                "AND amount_fen IS NOT NULL"
+            ).one()
+            if parked.fen:
+                b = books.setdefault((batch.county_code, batch.fund_code), {"paid_by": set()})
+                b["suspense"] = int(parked.fen)
+                b["suspense_n"] = parked.n
+        self._q(
+            "CREATE TEMP TABLE recon_entry (county text, fund text, entry_id bigint) ON COMMIT DROP"
+        )
+        if not books:
+            return []
+        pairs = sorted(books)
+        ensure_charts(self.session, set(pairs))
+        # Every account of every (county, fund) is locked before the first entry takes the
+        # chain head: the journal's lock order (accounts, then head) holds across the file.
+        self._q(
+            "WITH l AS (SELECT id FROM account WHERE (jurisdiction_code, fund_code) IN "
+            "(SELECT * FROM unnest(CAST(:j AS text[]), CAST(:f AS text[]))) "
+            "AND kind IN ('special_cash', 'in_transit', 'benefit_expense', 'suspense') "
+            "ORDER BY id FOR UPDATE) SELECT count(*) FROM l",
+            j=[p[0] for p in pairs],
+            f=[p[1] for p in pairs],
+        )
+        entries: list[int] = []
+        for county, fund in pairs:
+            b = books[(county, fund)]
+            memo = (
+                f"{self.kind} bank file {self.file_id}: {b.get('paid_n', 0)} paid, "
+                f"{b.get('failed_n', 0)} failed, {b.get('returned_n', 0)} returned, "
+                f"{b.get('suspense_n', 0)} unmatched to suspense"
+            )
+            if b["paid_by"]:
+                memo += "; returns of payouts paid by entries " + ", ".join(
+                    str(e) for e in sorted(b["paid_by"])
+                )
+            posted = journal.post_entry(
+                self.session,
+                kind="settlement",
+                lines=settlement_lines(
+                    county,
+                    fund,
+                    paid_fen=b.get("paid", 0),
+                    failed_fen=b.get("failed", 0),
+                    returned_fen=b.get("returned", 0),
+                    suspense_fen=b.get("suspense", 0),
+                ),
+                created_by=self.uploaded_by,
+                memo=memo,
+                document_type="bank_file",
+                document_id=str(self.file_id),
+                payload_digest=self.sha,
+            )
+            entries.append(posted.id)
+            self._q("INSERT INTO recon_entry VALUES (:c, :f, :e)", c=county, f=fund, e=posted.id)
+        return entries
+
+    def _apply_payouts(self) -> None:
+        self._q("SELECT set_config('ledger.source', :s, true)", s=f"bank_file:{self.file_id}")
+        self._q(
+            "UPDATE payout p SET state = s.action, last_entry_id = e.entry_id, "
+            "reason_code = CASE WHEN s.action = 'paid' THEN NULL "
+            "  ELSE COALESCE(s.reason, 'unspecified') END, "
+            "raw_code = CASE WHEN s.action = 'paid' THEN NULL ELSE s.raw_code END, "
+            "raw_text = CASE WHEN s.action = 'paid' THEN NULL ELSE s.raw_text END, "
+            "updated_at = now() "
+            "FROM recon_line s, recon_entry e WHERE s.payout_id = p.id "
+            "AND s.action IN ('paid', 'failed', 'returned') "
+            "AND e.county = p.county_code AND e.fund = p.fund_code"
+        )
+
+    def _queue(self, batch: Any) -> None:
+        self._q(
+            "INSERT INTO recon_exception (bank_file_id, line_no, problem, batch_id, county_code, "
+            "fund_code, payout_id, suggested_payout_id, payout_state, reference, seq, account, "
+            "name, amount_fen, outcome, reason_code, raw_code, raw_text, suspense_fen, entry_id) "
+            "SELECT :file, s.line_no, s.action, COALESCE(p.batch_id, :b), "
+            "COALESCE(p.county_code, :c), COALESCE(p.fund_code, :f), s.payout_id, s.suggested, "
+            "p.state, s.reference, s.seq, s.account, s.name, s.amount_fen, s.outcome, s.reason, "
+            "s.raw_code, s.raw_text, "
+            "CASE WHEN parked THEN s.amount_fen ELSE 0 END, CASE WHEN parked THEN e.entry_id END "
+            "FROM recon_line s LEFT JOIN payout p ON p.id = s.payout_id "
+            "LEFT JOIN recon_entry e ON e.county = :c AND e.fund = :f "
+            "CROSS JOIN LATERAL (SELECT s.action = 'unmatched' AND s.outcome IN "
+            "('failed', 'returned') AND s.amount_fen IS NOT NULL AND CAST(:b AS bigint) IS NOT NULL"
+            " AS parked) z "
+            f"WHERE s.action IN ({', '.join(repr(q) for q in QUEUED)}) ORDER BY s.k",
+            file=self.file_id,
+            b=batch.id if batch is not None else None,
+            c=batch.county_code if batch is not None else None,
+            f=batch.fund_code if batch is not None else None,
+        )
+
+    def _store(
+        self,
+        result: dict[str, Any],
+        *,
+        batch: Any = None,
+        status: str = "applied",
+        county: str | None = None,
+        fund: str | None = None,
+    ) -> None:
+        if self.bank_code is None:
+            raise FileRejected("cannot tell which bank sent this file: give the bank code")
+        self._q(
+            "INSERT INTO bank_file (id, sha256, content, size_bytes, kind, bank_code, batch_id, "
+            "county_code, fund_code, filename, uploaded_by, status, line_count, total_fen, "
+            "counts, result) VALUES (:id, :sha, :content, :size, :kind, :bank, :batch, :county, "
+            ":fund, :fn, :by, :status, :n, :total, CAST(:counts AS jsonb), CAST(:result AS jsonb))",
+            id=self.file_id,
+            sha=self.sha,
+            content=self.data,
+            size=len(self.data),
+            kind=self.kind,
+            bank=self.bank_code,
+            batch=batch.id if batch is not None else None,
+            county=county or (batch.county_code if batch is not None else None),
+            fund=fund or (batch.fund_code if batch is not None else None),
+            fn=self.filename,
+            by=self.uploaded_by,
+            status=status,
+            n=self.parsed.summary.counted,
+            total=self.parsed.summary.counted_total_fen,
+            counts=json.dumps(result.get("counts", {})),
+            result=json.dumps(result, ensure_ascii=False, default=str),
+        )
+        _audit(
+            self.session,
+            who=self.principal,
+            username=self.uploaded_by,
+            action="bank_file.import",
+            object_type="bank_file",
+            object_id=str(self.file_id),
+            detail={"sha256": self.sha, "kind": self.kind, "status": status},
+        )
+
+    # -- statements ----------------------------------------------------------------------------
+
+    def reconcile_statement(
+        self, *, batch_id: int | None, county: str | None, fund: str | None
+    ) -> dict[str, Any]:
+        """camt.053: the closing balance against special cash at that date, the gap explained
+        by batches the bank has not debited yet and returns not yet booked, or flagged."""
+        s = self.parsed.summary
+        if batch_id is not None:
+            batch = self._batch(batch_id)
+            county, fund = batch.county_code, batch.fund_code
+        if county is None or fund is None:
+            raise ValidationFailed(
+                "a statement needs the county and fund of the special account it states",
+                [{"field": "county", "reason": "required for camt.053"}],
+            )
+        if self.bank_code is None:
+            raise ValidationFailed(
+                "a statement needs the bank code", [{"field": "bank", "reason": "required"}]
+            )
+        stmt = s.statement
+        if stmt is None or stmt.closing_fen is None:
+            raise FileRejected("the statement has no closing balance (CLBD)", field="Bal")
+        ccys = {c.upper() for c in (stmt.currency, s.currency) if c}
+        ccys |= {e.currency.upper() for e in stmt.entries if e.currency}
+        if ccys - {CURRENCY}:
+            raise FileRejected(
+                f"the statement is in {', '.join(sorted(ccys))}: only CNY accounts are ours",
+                field="Ccy",
+            )
+        if self.principal is not None and self.principal.role == "bank":
+            serves = self._q(
+                "SELECT 1 FROM payment_batch WHERE bank_code = :bk AND county_code = :c "
+                "UNION SELECT 1 FROM bank_service_area WHERE bank_code = :bk AND county_code = :c",
+                bk=self.bank_code,
+                c=county,
+            ).first()
+            if serves is None:
+                raise Forbidden(f"bank {self.bank_code} does not serve {county}")
+        as_of = stmt.closing_date or stmt.to_date or date.today()
+        books = {
+            r["kind"]: int(r["balance_fen"])
+            for r in journal.balances(self.session, jurisdiction=county, fund=fund, as_of=as_of)
+        }
+        cash = books.get(AccountKind.special_cash.value, 0)
+        difference = stmt.closing_fen - cash
+        debited = {e.amount_fen for e in stmt.entries if e.credit_debit == "DBIT"}
+        items: list[dict[str, Any]] = []
+        for b in self._q(
+            "SELECT b.id, b.total_fen, count(p.id) AS n, sum(p.amount_fen) AS fen "
+            "FROM payment_batch b JOIN payout p ON p.batch_id = b.id AND p.state = 'sent' "
+            "WHERE b.county_code = :c AND b.fund_code = :f AND b.status = 'released' "
+            "AND b.released_at::date <= :d GROUP BY b.id ORDER BY b.id",
+            c=county,
+            f=fund,
+            d=as_of,
+        ):
+            if b.total_fen in debited:
+                continue  # the bank executed it: its open lines are in the bank's hands
+            items.append(
+                {"item": "in_transit", "batch_id": b.id, "lines": b.n, "amount_fen": int(b.fen)}
+            )
+        refs = [r for e in stmt.entries if e.credit_debit == "CRDT" for r in e.end_to_end_ids]
+        if refs:
+            for p in self._q(
+                "SELECT reference, amount_fen, state FROM payout WHERE reference = ANY(:r) "
+                "AND state IN ('sent', 'paid') AND county_code = :c AND fund_code = :f",
+                r=[r.strip().upper() for r in refs],
+                c=county,
+                f=fund,
+            ):
+                items.append(
+                    {
+                        "item": "return_not_booked",
+                        "reference": p.reference,
+                        "amount_fen": int(p.amount_fen),
+                    }
+                )
+        explained = sum(i["amount_fen"] for i in items)
+        residual = difference - explained
+        status = "agreed" if difference == 0 else ("explained" if residual == 0 else "flagged")
+        result = {
+            "file_id": self.file_id,
+            "sha256": self.sha,
+            "kind": self.kind,
+            "status": status,
+            "bank_code": self.bank_code,
+            "county": county,
+            "fund": fund,
+            "as_of": as_of.isoformat(),
+            "closing_fen": stmt.closing_fen,
+            "special_cash_fen": cash,
+            "difference_fen": difference,
+            "items": items[:1000],
+            "explained_fen": explained,
+            "residual_fen": residual,
+            "suspense_fen": -books.get(AccountKind.suspense.value, 0),
+            "line_count": s.counted,
+            "total_fen": s.counted_total_fen,
+            "counts": {},
+        }
+        if status == "flagged":
+            self._q(
+                "INSERT INTO finding (rule, severity, jurisdiction_code, fund_code, period, "
+                "message, evidence) VALUES ('statement_unreconciled', 'warning', :c, :f, :p, :m, "
+                "CAST(:e AS jsonb))",
+                c=county,
+                f=fund,
+                p=as_of.strftime("%Y%m"),
+                m=f"专户对账单余额与账面专户存款不符，差额 {residual} 分未能解释",
+                e=json.dumps({"bank_file_id": self.file_id, "residual_fen": residual}),
+            )
+        self._store(result, status=status, county=county, fund=fund)
+        return result
+
+
+# ---- reads -----------------------------------------------------------------------------------
+
+
+def get_bank_file(session: Session, *, file_id: int, principal: Principal) -> dict[str, Any]:
+    row = session.execute(
+        text(
+            "SELECT id, bank_code, county_code, uploaded_by, uploaded_at, filename, result "
+            "FROM bank_file WHERE id = :i"
+        ),
+        {"i": file_id},
+    ).first()
+    if row is None or not _may_see(principal, row.bank_code, row.county_code):
+        raise NotFound(f"bank file {file_id} does not exist in your scope")
+    return {
+        **row.result,
+        "uploaded_by": row.uploaded_by,
+        "uploaded_at": row.uploaded_at,
+        "filename": row.filename,
+    }
+
+
+def _may_see(principal: Principal, bank_code: str | None, county: str | None) -> bool:
+    if principal.role == "bank":
+        return principal.bank_code == bank_code
+    if county is None:
+        return level_of(principal.jurisdiction) <= 1
+    return principal.sees(county)
+
+
+def _scope_sql(principal: Principal) -> tuple[str, dict[str, Any]]:
+    if principal.role == "bank":
+        return "f.bank_code = :scope", {"scope": principal.bank_code}
+    level = level_of(principal.jurisdiction)
+    if level <= 1:
+        return "true", {}
+    prefix = principal.jurisdiction[:4] if level == 2 else principal.jurisdiction
+    return "x.county_code LIKE :scope", {"scope": prefix + "%"}
+
+
+def list_exceptions(
+    session: Session,
+    *,
+    principal: Principal,
+    status: str | None = "open",
+    bank_file_id: int | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    where, params = _scope_sql(principal)
+    rows = session.execute(
+        text(
+            "SELECT x.*, f.uploaded_by FROM recon_exception x JOIN bank_file f "
+            f"ON f.id = x.bank_file_id WHERE {where} "
+            "AND (CAST(:st AS text) IS NULL OR x.status = :st) "
+            "AND (CAST(:bf AS bigint) IS NULL OR x.bank_file_id = :bf) AND x.id > :after "
+            "ORDER BY x.id LIMIT :lim"
+        ),
+        {**params, "st": status, "bf": bank_file_id, "after": after_id, "lim": limit},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+# ---- resolution ------------------------------------------------------------------------------
+
+
+def resolve_exception(
+    session: Session,
+    *,
+    exception_id: int,
+    action: str,
+    reason: str,
+    principal: Principal,
+    payout_id: int | None = None,
+) -> dict[str, Any]:
+    """Match by hand, refer, or write off to suspense: once, with a reason, by someone other
+    than the uploader; the resolution is posted (when it moves money) and audited."""
+    x = session.execute(
+        text(
+            "SELECT x.*, f.uploaded_by, f.bank_code FROM recon_exception x "
+            "JOIN bank_file f ON f.id = x.bank_file_id WHERE x.id = :i FOR UPDATE OF x"
+        ),
+        {"i": exception_id},
+    ).first()
+    if x is None or not _may_see(principal, x.bank_code, x.county_code):
+        raise NotFound(f"exception {exception_id} does not exist in your scope")
+    if x.status != "open":
+        raise Conflict(f"exception {exception_id} was already resolved ({x.status})")
+    if principal.username == x.uploaded_by:
+        raise Forbidden(
+            "the person who uploaded the file cannot resolve its exceptions",
+            [{"field": "user", "reason": "same person as the uploader"}],
+        )
+    if not reason.strip():
+        raise ValidationFailed("a reason is required", [{"field": "reason", "reason": "empty"}])
+    entry_id: int | None = None
+    matched: int | None = None
+    if action == "match":
+        entry_id, matched = _match_by_hand(session, x, payout_id, principal, reason)
+        status = "matched"
+    elif action == "refer":
+        status = "referred"
+    elif action == "write_off":
+        if not x.suspense_fen:
+            raise ValidationFailed(
+                "nothing of this line sits in suspense: refer it instead",
+                [{"field": "action", "reason": "no suspense to write off"}],
+            )
+        status = "written_off"  # the money stays in 暂存款 for the finance bureau to place
+    else:
+        raise ValidationFailed(
+            "action must be match, refer or write_off", [{"field": "action", "reason": "unknown"}]
+        )
+    session.execute(
+        text(
+            "UPDATE recon_exception SET status = :st, resolved_by = :by, resolved_at = now(), "
+            "resolution_reason = :r, resolution_entry_id = :e, matched_payout_id = :p WHERE id = :i"
+        ),
+        {
+            "st": status,
+            "by": principal.username,
+            "r": reason,
+            "e": entry_id,
+            "p": matched,
+            "i": x.id,
+        },
+    )
+    result = {
+        "exception_id": x.id,
+        "status": status,
+        "resolved_by": principal.username,
+        "entry_id": entry_id,
+        "payout_id": matched,
+    }
+    _audit(
+        session,
+        who=principal,
+        username=principal.username,
+        action=f"recon_exception.{action}",
+        object_type="recon_exception",
+        object_id=str(x.id),
+        detail={**result, "reason": reason},
+    )
+    return result
+
+
+def _match_by_hand(
+    session: Session, x: Any, payout_id: int | None, principal: Principal, reason: str
+) -> tuple[int, int]:
+    if x.problem != "unmatched":
+        raise ValidationFailed(
+            f"a {x.problem} line cannot be matched by hand: refer it",
+            [{"field": "action", "reason": "only unmatched lines are matched by hand"}],
+        )
+    if payout_id is None:
+        raise ValidationFailed(
+            "give the payout to match", [{"field": "payout_id", "reason": "required"}]
+        )
+    p = session.execute(
+        text(
+            "SELECT id, batch_id, county_code, fund_code, bank_code, amount_fen, state "
+            "FROM payout WHERE id = :p FOR UPDATE"
+        ),
+        {"p": payout_id},
+    ).first()
+    if p is None or not principal.sees(p.county_code) or p.bank_code != x.bank_code:
+        raise NotFound(f"payout {payout_id} does not exist in your scope or the file's bank")
+    if x.batch_id is not None and p.batch_id != x.batch_id:
+        raise ValidationFailed(
+            f"payout {payout_id} is not in batch {x.batch_id} that the file answers",
+            [{"field": "payout_id", "reason": "another batch"}],
+        )
+    if x.amount_fen is not None and x.amount_fen != p.amount_fen:
+        raise ValidationFailed(
+            f"the line is {x.amount_fen} fen, the payout {p.amount_fen} fen",
+            [{"field": "payout_id", "reason": "amount differs"}],
+        )
+    action = decide(p.state, x.outcome)
+    if action not in APPLYING:
+        raise Conflict(
+            f"payout {payout_id} is {p.state}: a {x.outcome} line {action} it",
+            [{"field": "payout_id", "reason": f"{p.state} + {x.outcome} is {action}"}],
+        )
+    parked = bool(x.suspense_fen) and (p.county_code, p.fund_code) == (x.county_code, x.fund_code)
+    if x.suspense_fen and not parked:
+        raise ValidationFailed(
+            "the line's money sits in the suspense of another county or fund",
+            [{"field": "payout_id", "reason": "other books"}],
+        )
+    posted = journal.post_entry(
+        session,
+        kind="settlement",
+        lines=settlement_lines(
+            p.county_code,
+            p.fund_code,
+            paid_fen=p.amount_fen if action == "paid" else 0,
+            failed_fen=p.amount_fen if action == "failed" else 0,
+            returned_fen=p.amount_fen if action == "returned" else 0,
+            from_suspense=parked,
+        ),
+        created_by=principal.username,
+        memo=f"exception {x.id} matched by hand to payout {p.id}: {reason}",
+        document_type="recon_exception",
+        document_id=str(x.id),
+    )
+    session.execute(
+        text("SELECT set_config('ledger.source', :s, true)"), {"s": f"recon_exception:{x.id}"}
+    )
+    session.execute(
+        text(
+            "UPDATE payout SET state = :st, last_entry_id = :e, updated_at = now(), "
+            "reason_code = CASE WHEN :st = 'paid' THEN NULL ELSE :rc END, "
+            "raw_code = CASE WHEN :st = 'paid' THEN NULL ELSE :raw END, "
+            "raw_text = CASE WHEN :st = 'paid' THEN NULL ELSE :txt END WHERE id = :p"
+        ),
+        {
+            "st": action,
+            "e": posted.id,
+            "rc": x.reason_code or "unspecified",
+            "raw": x.raw_code,
+            "txt": x.raw_text,
+            "p": p.id,
+        },
+    )
+    return posted.id, p.id
+
+
+# ---- verify ----------------------------------------------------------------------------------
+
+
+def check_suspense(session: Session, report: Any) -> None:
+    """Suspense of each (county, fund) equals the money of its unplaced exception lines."""
+    rows = session.execute(
+        text(
+            "WITH gl AS (SELECT jurisdiction_code AS j, fund_code AS f, -balance_fen AS fen "
+            "FROM account WHERE kind = 'suspense'), "
+            "q AS (SELECT county_code AS j, fund_code AS f, sum(suspense_fen) AS fen "
+            "FROM recon_exception WHERE status <> 'matched' AND suspense_fen > 0 GROUP BY 1, 2) "
+            "SELECT COALESCE(gl.j, q.j) AS j, COALESCE(gl.f, q.f) AS f, "
+            "COALESCE(gl.fen, 0) AS gl, COALESCE(q.fen, 0) AS queued "
+            "FROM gl FULL JOIN q ON gl.j = q.j AND gl.f = q.f "
+            "WHERE COALESCE(gl.fen, 0) <> COALESCE(q.fen, 0)"
+        )
+    ).all()
+    for r in rows:
+        report.fail(f"{r.j}/{r.f}: suspense {r.gl} vs unplaced bank lines {r.queued}")
