@@ -63,7 +63,10 @@ class UploadLimit:
 
         try:
             await self.app(scope, counting_receive, guarded_send)
-        except PayloadTooLarge:
+        except Exception:
+            # The refusal may surface wrapped (an ExceptionGroup from a middleware's task group).
+            if not over:
+                raise
             if not started:
                 await _refuse(send, limit, received)
 
