@@ -8,9 +8,10 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException
 
-from ledger.errors import DomainError
+from ledger.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("ledger.api")
 
@@ -37,10 +38,39 @@ def install_error_handlers(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=422)
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        # Starlette's own refusals (unknown path, wrong method, a body that is not JSON) keep the
+        # one error shape; an unreadable body is invalid input like any other, so 422.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        code = {404: "not_found", 405: "method_not_allowed", 422: "validation_failed"}.get(
+            status, "bad_request"
+        )
+        field = "body" if status == 422 else None
+        body = {
+            "error": {
+                "code": code,
+                "message": str(exc.detail),
+                "details": [{"line": None, "field": field, "reason": str(exc.detail)}],
+            }
+        }
+        return JSONResponse(body, status_code=status, headers=exc.headers)
+
     @app.exception_handler(DBAPIError)
     async def db_error(request: Request, exc: DBAPIError) -> JSONResponse:
         from ledger.journal.service import translate_db_error
 
+        # A lost or refused connection is not a refusal of the request: its transaction died
+        # with the connection, so the client may retry with the same key (not a final 409).
+        if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+            log.warning(
+                "database unavailable: %s", str(exc.orig).splitlines()[0] if exc.orig else exc
+            )
+            lost = ServiceUnavailable(
+                "the database is unavailable; retry with the same Idempotency-Key, which "
+                "returns the first result if this request was in fact written"
+            )
+            return JSONResponse(lost.body(), status_code=503, headers={"Retry-After": "1"})
         err = translate_db_error(exc)
         if isinstance(err, DomainError):
             return JSONResponse(err.body(), status_code=err.status_code)

@@ -199,5 +199,10 @@ def payout_leaf(
     ).encode()
 
 
+# A fiscal period YYYYMM. The year is bounded so that date arithmetic on a period (ageing, look-back
+# windows) can never leave the calendar: "000001" once crashed the audit report.
+PERIOD_PATTERN = r"^(19|20)[0-9]{2}(0[1-9]|1[0-2])$"
+
+
 def period_of(d: date) -> str:
     return f"{d.year:04d}{d.month:02d}"

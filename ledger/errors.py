@@ -86,6 +86,14 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class ServiceUnavailable(DomainError):
+    """The database could not be reached or the connection was lost mid-request: the same request
+    with the same Idempotency-Key may be retried, and returns the first result if it was written."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": desc}
     for status, desc in {
@@ -95,5 +103,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflict: idempotency key reused with another body, state, or funds",
         413: "Upload too large",
         422: "Invalid input; details name the line, field and reason",
+        503: "The database is unreachable; retry with the same Idempotency-Key",
     }.items()
 }

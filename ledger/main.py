@@ -16,6 +16,7 @@ from ledger.batches.routes import router as batches_router  # batches
 from ledger.documents.routes import router as documents_router  # access & documents
 from ledger.journal.routes import router as books_router
 from ledger.journal.verify import EXTRA_CHECKS
+from ledger.limits import UploadLimit  # reliability
 from ledger.roster.routes import router as roster_router  # batches
 from reconciliation.cli import app as reconcile_cli
 from reconciliation.demo import stage_reconciled
@@ -41,6 +42,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
     install_audit_log(app)  # inside the request-id middleware, so each row carries the id
     install_request_ids(app)
+    app.add_middleware(UploadLimit)  # reliability: oversize bodies refused (413) before reading
     app.include_router(books_router)
     app.include_router(access_router)  # access & documents
     app.include_router(documents_router)  # access & documents

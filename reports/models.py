@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ledger.domain import PERIOD_PATTERN
+
 
 class FindingPublic(BaseModel):
     rule: str
@@ -20,7 +22,7 @@ class FindingPublic(BaseModel):
 
 
 class FindingRunCreate(BaseModel):
-    period: str = Field(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$", examples=["202406"])
+    period: str = Field(pattern=PERIOD_PATTERN, examples=["202406"])
 
 
 class FindingRunPublic(BaseModel):

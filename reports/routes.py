@@ -24,6 +24,7 @@ from ledger.access.deps import (
     require_scope,
 )
 from ledger.access.service import Principal
+from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ERROR_RESPONSES, Forbidden
 from ledger.journal import idempotency
 from ledger.jurisdictions.service import get_jurisdiction
@@ -39,7 +40,7 @@ from reports.scope import Scope, check_period
 
 router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
 CodeQuery = Annotated[str, Query(pattern=r"^[0-9]{6}$", examples=["440103"])]
-PeriodQuery = Annotated[str, Query(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$", examples=["202406"])]
+PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN, examples=["202406"])]
 PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/pdf": {}}, "description": "The PDF file"}
 }
@@ -110,7 +111,7 @@ def read_records(
     user: CurrentUser,
     jurisdiction: CodeQuery,
     sha256: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
-    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$")] = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ReportRecordPublic]:
     """The register of generated reports: look a file's SHA-256 up to prove where it came from."""

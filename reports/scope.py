@@ -7,10 +7,11 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ValidationFailed
 from ledger.jurisdictions.catalog import level_of
 
-_PERIOD_RE = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
+_PERIOD_RE = re.compile(PERIOD_PATTERN)
 
 
 def check_period(period: str) -> str:

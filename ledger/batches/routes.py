@@ -157,7 +157,11 @@ def _released(session: Any, user: Principal, batch_id: int) -> dict[str, Any]:
     return batch
 
 
-@router.get("/batches/{batch_id}/instructions.csv")
+@router.get(
+    "/batches/{batch_id}/instructions.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "The CSV instruction file"}},
+)
 def instruction_csv(
     batch_id: int,
     session: SessionDep,
@@ -185,7 +189,11 @@ def instruction_csv(
     )
 
 
-@router.get("/batches/{batch_id}/instructions.xml")
+@router.get(
+    "/batches/{batch_id}/instructions.xml",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/xml": {}}, "description": "The pain.001 file"}},
+)
 def instruction_xml(batch_id: int, session: SessionDep, user: CurrentUser) -> StreamingResponse:
     """ISO 20022 pain.001.001.09 credit transfer initiation for the batch."""
     batch = _released(session, user, batch_id)

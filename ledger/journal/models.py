@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from ledger.domain import PERIOD_PATTERN
+
 
 class Account(SQLModel, table=True):
     __tablename__ = "account"
@@ -85,7 +87,7 @@ class ReversalCreate(BaseModel):
 
 
 class PeriodClose(BaseModel):
-    period: str = Field(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$")
+    period: str = Field(pattern=PERIOD_PATTERN)
 
 
 class PeriodClosed(BaseModel):

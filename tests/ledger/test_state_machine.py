@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -62,10 +62,13 @@ class LedgerMachine(RuleBasedStateMachine):
     def transfer(self, edge: tuple[str, str], fund: str, amount: int) -> None:
         self._post(transfer_lines(edge[0], edge[1], fund, amount), "transfer")
 
-    @precondition(lambda self: bool(self.entries))
-    @rule(data=st.data())
-    def reverse(self, data: st.DataObject) -> None:
-        entry = data.draw(st.sampled_from(self.entries))
+    # What is drawn must not depend on the database, which outlives an example: a precondition
+    # or a draw from self.entries made replays generate differently (FlakyStrategyDefinition).
+    @rule(index=st.integers(0, 10**6))
+    def reverse(self, index: int) -> None:
+        if not self.entries:
+            return
+        entry = self.entries[index % len(self.entries)]
         with Session(self.engine) as s:
             try:
                 lines = service.entry_lines(s, entry)
