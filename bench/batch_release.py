@@ -26,12 +26,14 @@ from ledger.batches.service import build_batch, release_batch
 from ledger.domain import allocation_lines, transfer_lines
 from ledger.journal.service import post_entry
 from ledger.jurisdictions.service import seed_reference_data
+from ledger.pii import store_account
 from ledger.roster.bulk import copy_rows
 
 FUND, BANK, PERIOD = "urban_minimum_living", "BENCHBK", "202401"
 _PAYOUT_COLUMNS = (
     "batch_id, seq, reference, county_code, fund_code, period, person_key, household_id, "
-    "household_size, township, village, payee_name, account_no, account_name, bank_code, amount_fen"
+    "household_size, township, village, payee_name, account_key, account_enc, account_masked, account_name, bank_code, "
+    "amount_fen"
 )
 
 
@@ -62,7 +64,7 @@ def _roster_rows(
             1 + i % 4,
             _amount(i),
             BANK,
-            f"6222{i:015d}",
+            *store_account(f"6222{i:015d}"),
             "张三丰",
             period,
             None,
@@ -84,7 +86,7 @@ def _payout_rows(run: str, n: int, county: str, period: str) -> Iterator[tuple[A
             "城关街道",
             "东村",
             "张三丰",
-            f"6222{i:015d}",
+            *store_account(f"6222{i:015d}"),
             "张三丰",
             BANK,
             _amount(i),
@@ -140,7 +142,9 @@ def _setup(session: Session, run: str, n: int) -> str:
             "household_size",
             "amount_fen",
             "bank_code",
-            "account_no",
+            "account_key",
+            "account_enc",
+            "account_masked",
             "account_name",
             "start_period",
             "end_period",

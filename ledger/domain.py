@@ -188,14 +188,15 @@ def payout_leaf(
     seq: int,
     reference: str,
     person_key: str,
-    account_no: str,
+    account_key: str,
     account_name: str,
     payee_name: str,
     amount_fen: int,
 ) -> bytes:
-    """One payout line as its batch digest commits to it."""
+    """One payout line as its batch digest commits to it: the account by its keyed hash, so the
+    digest can be recomputed (and a change named) without decrypting anything."""
     return "\x1f".join(
-        [str(seq), reference, person_key, account_no, account_name, payee_name, str(amount_fen)]
+        [str(seq), reference, person_key, account_key, account_name, payee_name, str(amount_fen)]
     ).encode()
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+import unicodedata
 from functools import lru_cache
+from typing import NamedTuple
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +31,12 @@ def _hash_key() -> bytes:
 
 
 @lru_cache
+def _account_hash_key() -> bytes:
+    # Its own purpose: an account key never equals the person key of the same digits.
+    return _derive(b"account-key")
+
+
+@lru_cache
 def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(_derive(b"field-encryption")))
 
@@ -38,12 +47,44 @@ def person_key(id_number: str) -> str:
     return hmac.new(_hash_key(), normalised.encode(), hashlib.sha256).hexdigest()
 
 
+def normalise_account(account: str) -> str:
+    """The account as banks compare it: full-width digits folded, spaces and dashes dropped."""
+    return re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", account))
+
+
+def account_key(account: str) -> str:
+    """HMAC-SHA256 of a normalised bank account: matches return lines and shared accounts."""
+    normalised = normalise_account(account)
+    return hmac.new(_account_hash_key(), normalised.encode(), hashlib.sha256).hexdigest()
+
+
+class StoredAccount(NamedTuple):
+    """A bank account as it is kept: the key to match on, the ciphertext, the mask to show."""
+
+    key: str
+    enc: str
+    masked: str
+
+
+def store_account(account: str) -> StoredAccount:
+    normalised = normalise_account(account)
+    return StoredAccount(account_key(normalised), encrypt(normalised), mask_account(normalised))
+
+
 def encrypt(value: str) -> str:
     return _fernet().encrypt(value.encode()).decode()
 
 
 def decrypt(token: str) -> str:
     return _fernet().decrypt(token.encode()).decode()
+
+
+def encrypt_bytes(value: bytes) -> bytes:
+    return _fernet().encrypt(value)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    return _fernet().decrypt(token)
 
 
 MASK = "*"

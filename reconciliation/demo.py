@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 
 from ledger.demo import DemoContext
+from ledger.pii import decrypt
 from reconciliation.simulate import SimLine, write_camt054_returns, write_csv_return, write_pain002
 
 CSV_BANK = "ICBCGD"  # writes GBK CSV 回盘 with a 合计 trailer; every other bank sends pain.002
@@ -35,7 +36,7 @@ def stage_reconciled(ctx: DemoContext) -> dict[str, Any]:
         lines = {
             b.id: s.execute(
                 text(
-                    "SELECT seq, reference, account_no, payee_name, amount_fen FROM payout "
+                    "SELECT seq, reference, account_enc, payee_name, amount_fen FROM payout "
                     "WHERE batch_id = :b AND state = 'sent' ORDER BY seq"
                 ),
                 {"b": b.id},
@@ -59,7 +60,7 @@ def stage_reconciled(ctx: DemoContext) -> dict[str, Any]:
                 SimLine(
                     p.seq,
                     p.reference,
-                    p.account_no,
+                    decrypt(p.account_enc),  # the bank's file names the full account
                     p.payee_name,
                     p.amount_fen,
                     "failed" if fails else "paid",

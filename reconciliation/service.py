@@ -23,6 +23,7 @@ from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ledger.journal import service as journal
 from ledger.jurisdictions.catalog import level_of
 from ledger.jurisdictions.service import ensure_charts
+from ledger.pii import account_key, encrypt_bytes, mask_account
 from reconciliation.matching import APPLYING, QUEUED, decide, decide_sql, settlement_lines
 from reconciliation.parsers import (
     FileRejected,
@@ -48,6 +49,7 @@ _STAGE_COLUMNS = (
     "reason",
     "raw_code",
     "raw_text",
+    "account_key",
 )
 
 
@@ -194,7 +196,7 @@ class _FileContext:
             "CREATE TEMP TABLE recon_line (k bigint GENERATED ALWAYS AS IDENTITY, "
             "line_no integer, seq integer, reference text, account text, name text, "
             "amount_fen bigint, outcome text NOT NULL, reason text, raw_code text, raw_text text, "
-            "payout_id bigint, matched_by text, suggested bigint, rn integer, action text) "
+            "account_key text, payout_id bigint, matched_by text, suggested bigint, rn integer, action text) "
             "ON COMMIT DROP"
         )
         raw = self.session.connection().connection.driver_connection
@@ -215,13 +217,15 @@ class _FileContext:
                         ln.line_no,
                         ln.seq,
                         ln.reference.strip().upper() if ln.reference else None,
-                        ln.account,
+                        # Account numbers stay out of the database: masked to show, keyed to match.
+                        mask_account(ln.account) if ln.account else ln.account,
                         ln.name,
                         ln.amount_fen,
                         ln.outcome,
                         ln.reason,
                         ln.raw_code,
                         ln.raw_text,
+                        account_key(ln.account) if ln.account else None,
                     )
                 )
         self._q("ANALYZE recon_line")
@@ -365,12 +369,12 @@ class _FileContext:
         )
         # 3. Normalised (account, amount, name), only when exactly one payout fits. The file
         # side is already NFKC-normalised with spaces and · removed by the parser.
-        norm_account = "regexp_replace(p.account_no, '\\s', '', 'g')"
+        norm_account = "p.account_key"
         norm_name = "regexp_replace(p.payee_name, '[\\s·・•‧･]', '', 'g')"
         self._q(
             "WITH cand AS (SELECT s.k, min(p.id) AS pid, count(*) AS n FROM recon_line s "
             f"JOIN payout p ON p.batch_id = :b AND p.amount_fen = s.amount_fen "
-            f"AND {norm_account} = s.account AND {norm_name} = s.name "
+            f"AND {norm_account} = s.account_key AND {norm_name} = s.name "
             "WHERE s.payout_id IS NULL GROUP BY s.k) "
             "UPDATE recon_line s SET payout_id = c.pid, matched_by = 'account' FROM cand c "
             "WHERE c.k = s.k AND c.n = 1",
@@ -382,7 +386,7 @@ class _FileContext:
             "UPDATE recon_line s SET suggested = (SELECT p.id FROM payout p "
             "WHERE p.batch_id = :b AND p.state = 'sent' AND p.amount_fen = s.amount_fen "
             "AND NOT EXISTS (SELECT 1 FROM recon_line t WHERE t.payout_id = p.id) "
-            f"ORDER BY ({norm_account} = s.account OR {norm_name} = s.name) DESC, p.id LIMIT 1) "
+            f"ORDER BY ({norm_account} = s.account_key OR {norm_name} = s.name) DESC, p.id LIMIT 1) "
             "WHERE s.payout_id IS NULL",
             b=batch_id,
         )
@@ -601,7 +605,7 @@ class _FileContext:
             ":fund, :fn, :by, :status, :n, :total, CAST(:counts AS jsonb), CAST(:result AS jsonb))",
             id=self.file_id,
             sha=self.sha,
-            content=self.data,
+            content=encrypt_bytes(self.data),  # a return file lists account numbers
             size=len(self.data),
             kind=self.kind,
             bank=self.bank_code,

@@ -81,6 +81,7 @@ def released_batch(
     from sqlalchemy import text
 
     from ledger.domain import merkle_root, payout_leaf, release_lines
+    from ledger.pii import store_account
 
     access.create_bank(session, code=bank, name=bank, counties=[county])
     batch = session.execute(
@@ -109,7 +110,7 @@ def released_batch(
             "pk": f"{batch:032d}{i:032d}",
             "hh": f"H{i}",
             "name": f"张{i}",
-            "acct": f"6222{i:012d}",
+            **dict(zip(("ak", "ae", "am"), store_account(f"6222{i:012d}"), strict=True)),
             "bank": bank,
             "amt": amt,
         }
@@ -118,13 +119,13 @@ def released_batch(
     session.execute(
         text(
             "INSERT INTO payout (batch_id, seq, reference, county_code, fund_code, period, person_key, household_id, "
-            "payee_name, account_no, account_name, bank_code, amount_fen) VALUES (:batch, :seq, :ref, :c, :f, :p, "
-            ":pk, :hh, :name, :acct, :name, :bank, :amt)"
+            "payee_name, account_key, account_enc, account_masked, account_name, bank_code, amount_fen) "
+            "VALUES (:batch, :seq, :ref, :c, :f, :p, :pk, :hh, :name, :ak, :ae, :am, :name, :bank, :amt)"
         ),
         rows,
     )
     root = merkle_root(
-        payout_leaf(r["seq"], r["ref"], r["pk"], r["acct"], r["name"], r["name"], r["amt"])
+        payout_leaf(r["seq"], r["ref"], r["pk"], r["ak"], r["name"], r["name"], r["amt"])
         for r in rows
     )
     entry = post_entry(

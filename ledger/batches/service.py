@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -19,13 +20,14 @@ from ledger.domain import merkle_root, payout_leaf, release_lines
 from ledger.errors import Conflict, NotFound, ValidationFailed
 from ledger.journal.service import post_entry
 from ledger.jurisdictions.catalog import resolve_fund
+from ledger.pii import account_key, decrypt
 from ledger.roster.bulk import run_once
 from ledger.roster.service import entitled_sql
 
 _PERIOD_RE = r"^[0-9]{4}(0[1-9]|1[0-2])$"
 _COPY_COLUMNS = (
-    "person_key, household_id, household_size, township, village, payee_name, account_no, "
-    "account_name, bank_code, amount_fen"
+    "person_key, household_id, household_size, township, village, payee_name, account_key, "
+    "account_enc, account_masked, account_name, bank_code, amount_fen"
 )
 
 
@@ -191,7 +193,8 @@ def _build(
             "UNION ALL "
             # A reissue pays the old amount for the old period to the account the roster now holds.
             "SELECT o.person_key, o.household_id, o.household_size, o.township, o.village, "
-            "o.payee_name, COALESCE(r.account_no, o.account_no), "
+            "o.payee_name, COALESCE(r.account_key, o.account_key), "
+            "COALESCE(r.account_enc, o.account_enc), COALESCE(r.account_masked, o.account_masked), "
             "COALESCE(r.account_name, o.account_name), :bank, o.amount_fen, o.period, o.id "
             f"FROM payout o LEFT JOIN ({entitled_sql('county_code = :c AND fund_code = :fund')}) r "
             "ON r.person_key = o.person_key WHERE o.id = ANY(:ids)"
@@ -323,7 +326,7 @@ def digest(session: Session, batch_id: int) -> str:
     """The Merkle root of the batch's lines in seq order, as ``ledger verify`` recomputes it."""
     result = session.execute(
         text(
-            "SELECT seq, reference, person_key, account_no, account_name, payee_name, amount_fen "
+            "SELECT seq, reference, person_key, account_key, account_name, payee_name, amount_fen "
             "FROM payout WHERE batch_id = :b ORDER BY seq"
         ).execution_options(yield_per=20000),
         {"b": batch_id},
@@ -510,14 +513,35 @@ def instruction_header(session: Session, batch: dict[str, Any]) -> InstructionHe
 
 
 def instruction_lines(session: Session, batch_id: int) -> Iterator[InstructionLine]:
+    """The lines with their full account numbers: the one place the ciphertext is opened."""
     result = session.execute(
         text(
-            "SELECT seq, reference, account_no, account_name, amount_fen, payee_name FROM payout "
-            "WHERE batch_id = :b AND state <> 'cancelled' ORDER BY seq"
+            "SELECT seq, reference, account_key, account_enc, account_name, amount_fen, "
+            "payee_name FROM payout WHERE batch_id = :b AND state <> 'cancelled' ORDER BY seq"
         ).execution_options(yield_per=20000),
         {"b": batch_id},
     )
     for r in result:
         yield InstructionLine(
-            r.seq, r.reference, r.account_no, r.account_name, r.amount_fen, r.payee_name
+            r.seq,
+            r.reference,
+            opened_account(r.account_key, r.account_enc, batch_id=batch_id, seq=r.seq),
+            r.account_name,
+            r.amount_fen,
+            r.payee_name,
         )
+
+
+def opened_account(key: str, enc: str, *, batch_id: int, seq: int) -> str:
+    """Decrypt a line's account and check it against the key the batch digest commits to: a
+    ciphertext swapped in the database would otherwise send the money elsewhere unnoticed."""
+    try:
+        account = decrypt(enc)
+    except InvalidToken:
+        account = ""
+    if not account or account_key(account) != key:
+        raise Conflict(
+            f"batch {batch_id}, line {seq}: the stored account does not match its key",
+            [{"line": seq, "field": "account", "reason": "account changed outside the service"}],
+        )
+    return account

@@ -235,7 +235,7 @@ def shared_account(session: Session, batch: BatchScope) -> list[Finding]:
         session,
         batch,
         "SELECT array_agg(id ORDER BY seq) AS ids, array_agg(DISTINCT household_id) AS households "
-        "FROM payout WHERE batch_id = :b GROUP BY account_no "
+        "FROM payout WHERE batch_id = :b GROUP BY account_key "
         "HAVING count(DISTINCT household_id) > 1 ORDER BY min(seq)",
     )
     return [

@@ -191,7 +191,7 @@ def check_batch_digests(session: Session, report: VerifyReport) -> None:
     for b in batches:
         result = session.execute(
             text(
-                "SELECT seq, reference, person_key, account_no, account_name, payee_name, amount_fen "
+                "SELECT seq, reference, person_key, account_key, account_name, payee_name, amount_fen "
                 "FROM payout WHERE batch_id = :b ORDER BY seq"
             ).execution_options(yield_per=20000),
             {"b": b.id},
@@ -210,7 +210,7 @@ def _name_changed_payouts(session: Session, report: VerifyReport, batch_id: int)
     """Each line's digest was recorded when it was sent: the lines that differ are named."""
     rows = session.execute(
         text(
-            "SELECT p.id, p.seq, p.reference, p.person_key, p.account_no, p.account_name, p.payee_name, "
+            "SELECT p.id, p.seq, p.reference, p.person_key, p.account_key, p.account_name, p.payee_name, "
             "p.amount_fen, ev.line_digest FROM payout p LEFT JOIN payout_event ev "
             "ON ev.payout_id = p.id AND ev.to_state = 'sent' WHERE p.batch_id = :b ORDER BY p.seq"
         ),

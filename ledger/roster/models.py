@@ -40,7 +40,7 @@ class RosterEntryPublic(BaseModel):
     household_size: int
     amount: str
     bank_code: str
-    account_no: str
+    account_masked: str
     account_name: str
     start_period: str
     end_period: str | None

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ledger.errors import ValidationFailed
 from ledger.jurisdictions.catalog import resolve_fund
 from ledger.pii import mask_id_number as mask_id
-from ledger.pii import person_key
+from ledger.pii import person_key, store_account
 from ledger.roster.bulk import copy_rows, run_once
 from ledger.roster.files import ROSTER_HEADERS, RosterRow, RowIssue, parse_roster
 
@@ -33,11 +33,15 @@ _VERSION_COLUMNS = (
     "household_size",
     "amount_fen",
     "bank_code",
-    "account_no",
+    "account_key",
+    "account_masked",
     "account_name",
     "start_period",
     "end_period",
 )
+# Ciphertext differs on every encryption, so a change of account is seen through the key; the
+# ciphertext is carried along, never compared.
+_STORED_COLUMNS = (*_VERSION_COLUMNS, "account_enc")
 
 
 def current_roster_sql(where: str = "TRUE") -> str:
@@ -195,7 +199,7 @@ def _import_roster(
             "person_key",
             "valid_from",
             "active",
-            *_VERSION_COLUMNS,
+            *_STORED_COLUMNS,
         ),
         (
             (
@@ -214,15 +218,17 @@ def _import_roster(
                 r.household_size,
                 r.monthly_amount_fen,
                 r.bank_code,
-                r.account_no,
+                account.key,
+                account.masked,
                 r.account_name,
                 r.start_period,
                 r.end_period,
+                account.enc,
             )
-            for r in parsed.rows
+            for r, account in ((r, store_account(r.account_no)) for r in parsed.rows)
         ),
     )
-    cols = ", ".join(_VERSION_COLUMNS)
+    cols = ", ".join(_STORED_COLUMNS)
     params = {
         "period": effective_period,
         "county": county,
@@ -274,11 +280,11 @@ def roster_at(
     limit: int = 1000,
     after_id: int = 0,
 ) -> list[dict[str, Any]]:
-    """The entitled payees of a county for a period (masked ID only), in pages by version id."""
+    """The entitled payees of a county for a period (masked ID and account), in pages by id."""
     rows = session.execute(
         text(
             "SELECT id, fund_code, household_id, payee_name, id_masked, township, village, "
-            "household_size, amount_fen, bank_code, account_no, account_name, start_period, "
+            "household_size, amount_fen, bank_code, account_masked, account_name, start_period, "
             f"end_period, valid_from FROM ({entitled_sql('county_code = :county AND (CAST(:fund AS text) IS NULL OR fund_code = :fund)')}) e "
             "WHERE id > :after ORDER BY id LIMIT :lim"
         ),
@@ -292,7 +298,7 @@ def roster_history(session: Session, *, county: str, key: str) -> list[dict[str,
     rows = session.execute(
         text(
             "SELECT id, import_id, fund_code, valid_from, active, household_id, amount_fen, "
-            "household_size, bank_code, account_no FROM roster_version "
+            "household_size, bank_code, account_masked FROM roster_version "
             "WHERE county_code = :c AND person_key = :k ORDER BY fund_code, valid_from, id"
         ),
         {"c": county, "k": key},

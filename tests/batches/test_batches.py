@@ -243,9 +243,10 @@ def test_the_database_refuses_a_second_live_payout(client, session):
         session.execute(
             text(
                 "INSERT INTO payout (batch_id, seq, reference, county_code, fund_code, period, "
-                "person_key, household_id, payee_name, account_no, account_name, bank_code, "
-                "amount_fen) SELECT batch_id, 99, 'ZZZZZZZZZZ', county_code, fund_code, period, "
-                "person_key, household_id, payee_name, account_no, account_name, bank_code, 100 "
+                "person_key, household_id, payee_name, account_key, account_enc, account_masked, "
+                "account_name, bank_code, amount_fen) SELECT batch_id, 99, 'ZZZZZZZZZZ', "
+                "county_code, fund_code, period, person_key, household_id, payee_name, account_key, "
+                "account_enc, account_masked, account_name, bank_code, 100 "
                 "FROM payout WHERE batch_id = :b AND seq = 1"
             ),
             {"b": batch["id"]},

@@ -9,6 +9,7 @@ import psycopg
 from sqlalchemy.orm import Session
 
 from ledger.journal.verify import verify
+from ledger.pii import account_key
 from tests.factories import fund_chain
 
 FUND = "urban_minimum_living"
@@ -75,7 +76,8 @@ def test_changed_payout_line_is_named(session: Session, db_url: str) -> None:
     assert verify(session).ok
     _tamper(
         db_url,
-        f"UPDATE payout SET account_no = '6222999999999999' WHERE batch_id = {batch} AND seq = 2",
+        f"UPDATE payout SET account_key = '{account_key('6222999999999999')}' "
+        f"WHERE batch_id = {batch} AND seq = 2",
     )
     report = verify(session)
     assert not report.ok

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ledger.access import service as access
 from ledger.domain import allocation_lines, merkle_root, payout_leaf, release_lines, transfer_lines
 from ledger.journal.service import post_entry
+from ledger.pii import store_account
 from reconciliation.simulate import SimLine
 
 FUND = "urban_minimum_living"
@@ -97,20 +98,35 @@ def released_batch(
         ),
         {"c": county, "f": fund, "p": period, "b": bank},
     ).scalar_one()
+    # Accounts are stored as key, ciphertext and mask: made here, in Python, where the key is.
+    accounts = {g: f"6222{bid:04d}{g:09d}" for g in range(1, n + 1)}
+    stored = [store_account(a) for a in accounts.values()]
     session.execute(
         text(
             "INSERT INTO payout (batch_id, seq, reference, county_code, fund_code, period, "
-            "person_key, household_id, payee_name, account_no, account_name, bank_code, amount_fen) "
+            "person_key, household_id, payee_name, account_key, account_enc, account_masked, "
+            "account_name, bank_code, amount_fen) "
             "SELECT :b, g, 'B' || lpad(CAST(:b AS text), 4, '0') || lpad(g::text, 7, '0'), :c, :f, :p, "
             "encode(sha256((CAST(:b AS text) || '/' || g::text)::bytea), 'hex'), 'H' || g, "
-            "'测试' || g, '6222' || lpad(CAST(:b AS text), 4, '0') || lpad(g::text, 9, '0'), "
-            "'测试' || g, :bank, :amt + g FROM generate_series(1, :n) g"
+            "'测试' || g, k, e, m, '测试' || g, :bank, :amt + g "
+            "FROM unnest(CAST(:keys AS text[]), CAST(:encs AS text[]), CAST(:masks AS text[])) "
+            "WITH ORDINALITY AS a(k, e, m, g)"
         ),
-        {"b": bid, "c": county, "f": fund, "p": period, "bank": bank, "amt": amount_fen, "n": n},
+        {
+            "b": bid,
+            "c": county,
+            "f": fund,
+            "p": period,
+            "bank": bank,
+            "amt": amount_fen,
+            "keys": [s.key for s in stored],
+            "encs": [s.enc for s in stored],
+            "masks": [s.masked for s in stored],
+        },
     )
     rows = session.execute(
         text(
-            "SELECT id, seq, reference, person_key, account_no, account_name, payee_name, "
+            "SELECT id, seq, reference, person_key, account_key, account_name, payee_name, "
             "amount_fen FROM payout WHERE batch_id = :b ORDER BY seq"
         ),
         {"b": bid},
@@ -121,7 +137,7 @@ def released_batch(
             r.seq,
             r.reference,
             r.person_key,
-            r.account_no,
+            r.account_key,
             r.account_name,
             r.payee_name,
             r.amount_fen,
@@ -157,7 +173,8 @@ def released_batch(
         bank=bank,
         total_fen=total,
         payouts=[
-            Payout(r.id, r.seq, r.reference, r.account_no, r.payee_name, r.amount_fen) for r in rows
+            Payout(r.id, r.seq, r.reference, accounts[r.seq], r.payee_name, r.amount_fen)
+            for r in rows
         ]
         if payouts
         else [],

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ledger.access import service as access
 from ledger.domain import AccountKind, merkle_root, pair, payout_leaf, release_lines
 from ledger.journal.service import post_entry
+from ledger.pii import store_account
 
 _refs = itertools.count(1)
 
@@ -49,13 +50,15 @@ def release(
     for seq, ln in enumerate(lines, start=1):
         ref = f"T{next(_refs):08d}"
         key = hashlib.sha256(ln.id_number.encode()).hexdigest()
+        account = store_account(ln.account_no)
         ids.append(
             session.execute(
                 text(
                     "INSERT INTO payout (batch_id, seq, reference, county_code, fund_code, period, "
                     "person_key, household_id, household_size, township, village, payee_name, "
-                    "account_no, account_name, bank_code, amount_fen, reissue_of) VALUES (:b, :s, "
-                    ":r, :c, :f, :p, :k, :h, :hs, :t, :v, :n, :a, :n, 'ICBCGD', :m, :ro) RETURNING id"
+                    "account_key, account_enc, account_masked, account_name, bank_code, amount_fen, "
+                    "reissue_of) VALUES (:b, :s, :r, :c, :f, :p, :k, :h, :hs, :t, :v, :n, :ak, "
+                    ":ae, :am, :n, 'ICBCGD', :m, :ro) RETURNING id"
                 ),
                 {
                     "b": batch,
@@ -70,13 +73,15 @@ def release(
                     "t": ln.township,
                     "v": ln.village,
                     "n": ln.name,
-                    "a": ln.account_no,
+                    "ak": account.key,
+                    "ae": account.enc,
+                    "am": account.masked,
                     "m": ln.amount_fen,
                     "ro": ln.reissue_of,
                 },
             ).scalar_one()
         )
-        leaves.append(payout_leaf(seq, ref, key, ln.account_no, ln.name, ln.name, ln.amount_fen))
+        leaves.append(payout_leaf(seq, ref, key, account.key, ln.name, ln.name, ln.amount_fen))
     root = merkle_root(leaves)
     total = sum(ln.amount_fen for ln in lines)
     entry = post_entry(

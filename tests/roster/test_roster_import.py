@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 from sqlalchemy import text
 
+from ledger.pii import account_key, decrypt, mask_account
 from ledger.roster import service
 from ledger.roster.files import ROSTER_HEADERS
 from ledger.roster.synthetic import write_roster_xlsx
@@ -46,10 +47,15 @@ def test_blank_lines_title_row_and_full_width_digits(client, session):
     assert reply.status_code == 201, reply.text
     assert reply.json()["joined"] == 3
     stored = session.execute(
-        text("SELECT account_no FROM roster_version WHERE household_id = :h"),
+        text(
+            "SELECT account_key, account_enc, account_masked FROM roster_version "
+            "WHERE household_id = :h"
+        ),
         {"h": roster[0].household_id},
-    ).scalar_one()
-    assert stored == roster[0].account_no
+    ).one()
+    assert stored.account_key == account_key(roster[0].account_no)
+    assert decrypt(stored.account_enc) == roster[0].account_no
+    assert stored.account_masked == mask_account(roster[0].account_no)
 
 
 def test_the_id_number_is_kept_only_as_key_and_mask(client, session):
