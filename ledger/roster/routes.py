@@ -83,7 +83,7 @@ def read_roster(
     after_id: int = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> list[RosterEntryPublic]:
-    """Who is entitled in ``period`` (ID numbers masked)."""
+    """Who is entitled in ``period`` (ID and account numbers masked)."""
     require_role(user, "civil_affairs", "auditor", "admin")
     require_scope(user, county)
     rows = service.roster_at(
