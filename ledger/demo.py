@@ -54,6 +54,9 @@ class DemoContext:
     def client(self) -> Any:
         """An in-process HTTP client of the real application."""
         if self._client is None:
+            import warnings
+
+            warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient.*")
             from fastapi.testclient import TestClient
 
             self._client = TestClient(self.create_app(self.engine), raise_server_exceptions=True)
