@@ -60,8 +60,8 @@ def cases(db_url: str, quick: bool, n: int | None = None) -> list[Figure]:
             baseline=round(baseline, 2),
             baseline_name="COPY of the same file into a bare table",
             peak_mb=round(peak_rss_mb(), 1),
-            note="one transaction: parse twice (check, then stream), COPY to staging, "
-            "set-based match/settle, one settlement entry",
+            note="one transaction: parse once straight into COPY to staging, totals checked "
+            "from that pass, set-based match/settle, one settlement entry",
         )
     ]
 
