@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterator
 
 from reconciliation.parsers.columns import FIELD_LABELS, ColumnMap, default_column_map
@@ -23,6 +24,7 @@ _PLAIN_NUMBER = re.compile("^" + _NUMBER + "$")
 _TOTAL_RES = (re.compile(r"(?:总?金额|合计金额|总额)\s*(?:\(元\))?\s*[:=]?\s*" + _NUMBER),)
 _REQUIRED = ("amount", "result")
 _DELIMITERS = (",", "\t", "|", ";")
+_CELL_SEP = "\x1f"
 
 
 def decode(data: bytes) -> str:
@@ -44,7 +46,19 @@ def decode(data: bytes) -> str:
 
 
 def _cells(row: list[str]) -> list[str]:
-    return [nfkc(c) for c in row]
+    """Each cell NFKC-normalised and stripped, with one normalisation call per row.
+
+    U+001F never composes with a neighbour and nothing decomposes to it, so normalising the
+    joined row equals normalising each cell; a row that holds U+001F itself takes the cells one
+    by one.
+    """
+    joined = _CELL_SEP.join(row)
+    if joined.isascii():  # ASCII is its own NFKC form
+        return [c.strip() for c in row]
+    cells = unicodedata.normalize("NFKC", joined).split(_CELL_SEP)
+    if len(cells) != len(row):
+        return [nfkc(c) for c in row]
+    return [c.strip() for c in cells]
 
 
 def _is_trailer(cells: list[str]) -> bool:

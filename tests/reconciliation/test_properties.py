@@ -150,7 +150,8 @@ def test_amount_fast_path_agrees_with_decimal(fen, style):
 
 # Cells as banks mangle them: full-width digits and letters, ideographic spaces, name dots.
 messy = st.text(
-    st.sampled_from(list("0123456789０１２３ＡＢａｂ AB张李·・\u3000\t,.，")), max_size=10
+    st.sampled_from(list("0123456789０１２３ＡＢａｂ AB张李·・\u3000\t,.，\x1fé\u0301")),
+    max_size=10,
 )
 
 
@@ -200,3 +201,13 @@ def test_csv_lines_equal_the_field_rules(rows):
         assert line.raw_text == clean(reason)
         if line.outcome == "failed":
             assert line.reason == classify(None, clean(reason))
+
+
+@settings(max_examples=500, deadline=None)
+@given(row=st.lists(st.text(max_size=8), max_size=8))
+def test_row_normalisation_equals_cell_by_cell(row):
+    """One NFKC call per row gives what one call per cell gives, for any text at all."""
+    from reconciliation.parsers.csv_return import _cells
+    from reconciliation.parsers.normalise import nfkc
+
+    assert _cells(row) == [nfkc(c) for c in row]
