@@ -13,6 +13,7 @@ from rich.console import Console
 
 from ledger import db
 from ledger.access import service as access
+from ledger.access.audit import record_audit
 from ledger.db import session_scope
 from ledger.journal.verify import verify as verify_books
 
@@ -163,15 +164,46 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         print(token)
 
     @tokens_app.command("revoke")
-    def tokens_revoke(token: str) -> None:
-        """Revoke a token."""
+    def tokens_revoke(
+        token: Annotated[str | None, typer.Argument(help="The token itself")] = None,
+        token_id: Annotated[int | None, typer.Option("--id", help="A token's id")] = None,
+        user: Annotated[str | None, typer.Option(help="Revoke every live token of a user")] = None,
+    ) -> None:
+        """Revoke one token (by value or --id) or every live token of a user (--user)."""
+        if (token, token_id, user).count(None) != 2:
+            raise typer.BadParameter("give exactly one of: TOKEN, --id, --user")
         with session_scope() as session:
-            ok = access.revoke_token(session, token=token)
+            count = access.revoke_tokens(session, token=token, token_id=token_id, username=user)
+            record_audit(
+                session,
+                action="cli:tokens revoke",
+                outcome="accepted" if count else "refused",
+                object_type="api_token",
+                object_id=str(token_id) if token_id else user,
+                detail={"revoked": count},
+            )
             session.commit()
-        if not ok:
+        if not count:
             console.print("[red]no such active token[/red]")
             sys.exit(2)
-        console.print("revoked")
+        console.print(f"revoked {count} token(s)")
+
+    @users_app.command("list")
+    def users_list(
+        jurisdiction: Annotated[
+            str | None, typer.Option(help="Only bureaus in this division's subtree")
+        ] = None,
+    ) -> None:
+        """List users with their bureau, role and live token count."""
+        with session_scope() as session:
+            rows = access.list_users(session, jurisdiction=jurisdiction)
+        for r in rows:
+            print(
+                f"{r['username']}\t{r['role']}\t{r['jurisdiction']}\t{r['bureau']}\t"
+                f"{r['bank_code'] or '-'}\t{'active' if r['active'] else 'disabled'}\t"
+                f"tokens={r['live_tokens']}"
+            )
+        console.print(f"{len(rows)} user(s)")
 
     app.info.epilog = None
     app.registered_commands.sort(key=lambda c: c.name or "")

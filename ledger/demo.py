@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ledger import db
 from ledger.access import service as access
-from ledger.domain import allocation_lines, period_of, transfer_lines
+from ledger.domain import allocation_lines, period_of
 from ledger.journal import service as journal
 from ledger.journal.verify import verify
 from ledger.jurisdictions.catalog import PROVINCE, guangdong_divisions
@@ -147,51 +147,63 @@ def county_need_fen(ctx: DemoContext) -> int:
 
 
 def stage_funding(ctx: DemoContext) -> dict[str, Any]:
-    """Province allocates each fund, then transfers province → city → county (service level)."""
+    """Province allocates each fund, then transfers province → city → county: documents through
+    the API, each made by one finance user and approved by another of the same bureau."""
     per_county = county_need_fen(ctx)
     by_city: dict[str, list[str]] = {}
     for c in ctx.counties:
         by_city.setdefault(c[:4] + "00", []).append(c)
-    entries = 0
-    with ctx.session() as s:
-        for fund in DEMO_FUNDS:
-            city_amounts = {
-                city: per_county * len([c for c in cs if c != city]) + per_county * 11 // 10
-                for city, cs in by_city.items()
-            }
-            province_total = sum(city_amounts.values()) * 12 // 10
-            journal.post_entry(
-                s,
-                kind="allocation",
-                lines=allocation_lines(PROVINCE, fund, province_total),
-                created_by=ctx.user("finance", PROVINCE),
-                effective_date=ctx.effective_date,
-                document_type="allocation",
-                document_id=f"粤财社〔{ctx.period[:4]}〕{ctx.tag}号",
-            )
-            entries += 1
-            for city, amount in city_amounts.items():
-                journal.post_entry(
-                    s,
-                    kind="transfer",
-                    lines=transfer_lines(PROVINCE, city, fund, amount),
-                    created_by=ctx.user("finance", PROVINCE),
-                    effective_date=ctx.effective_date,
-                )
-                entries += 1
-                for county in by_city[city]:
-                    if county == city:
-                        continue
-                    journal.post_entry(
-                        s,
-                        kind="transfer",
-                        lines=transfer_lines(city, county, fund, per_county),
-                        created_by=ctx.user("finance", city),
-                        effective_date=ctx.effective_date,
-                    )
-                    entries += 1
-            s.commit()
-    return {"entries": entries}
+    year = ctx.effective_date.year
+    documents = 0
+
+    def document(kind: str, issuer: str, amount_fen: int, **fields: Any) -> None:
+        nonlocal documents
+        documents += 1
+        body = {
+            "number": f"{issuer}财社〔{year}〕{ctx.tag}-{documents}号",
+            "fiscal_year": year,
+            "amount": fen_to_str(amount_fen),
+            "effective_date": ctx.effective_date.isoformat(),
+            **fields,
+        }
+        made = ctx.call(
+            "POST",
+            f"/documents/{kind}",
+            user=ctx.user("finance", issuer, 1),
+            key=f"doc-{documents}",
+            json=body,
+        ).json()
+        ctx.call(
+            "POST",
+            f"/documents/{made['id']}/approval",
+            user=ctx.user("finance", issuer, 2),
+            key=f"approve-{made['id']}",
+        )
+
+    for fund in DEMO_FUNDS:
+        city_amounts = {
+            city: per_county * len([c for c in cs if c != city]) + per_county * 11 // 10
+            for city, cs in by_city.items()
+        }
+        document("allocations", PROVINCE, sum(city_amounts.values()) * 12 // 10, fund=fund)
+        for city, amount in city_amounts.items():
+            document("transfers", PROVINCE, amount, fund=fund, to_jurisdiction=city)
+            for county in by_city[city]:
+                if county != city:
+                    document("transfers", city, per_county, fund=fund, to_jurisdiction=county)
+    flow = ctx.call(
+        "GET",
+        f"/jurisdictions/{PROVINCE}/fund-flow",
+        user=ctx.user("auditor", PROVINCE),
+        params={"fund": DEMO_FUNDS[0], "fiscal_year": year},
+    ).json()["root"]
+    return {
+        "documents": documents,
+        "api_calls": documents * 2,
+        "province_flow": {
+            k: flow["own"][k] for k in ("own_appropriation", "sent_below", "balance")
+        },
+    }
 
 
 def stage_corrections(ctx: DemoContext) -> dict[str, Any]:

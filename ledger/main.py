@@ -8,9 +8,15 @@ from sqlalchemy import Engine
 
 from ledger import cli as core_cli
 from ledger import demo
+from ledger.access.audit import install_audit_log  # access & documents
+from ledger.access.routes import router as access_router  # access & documents
 from ledger.api import install_error_handlers, install_request_ids
+from ledger.batches.demo import BATCH_STAGES  # batches
+from ledger.batches.routes import router as batches_router  # batches
+from ledger.documents.routes import router as documents_router  # access & documents
 from ledger.journal.routes import router as books_router
 from ledger.journal.verify import EXTRA_CHECKS
+from ledger.roster.routes import router as roster_router  # batches
 from reconciliation.cli import app as reconcile_cli
 from reconciliation.demo import stage_reconciled
 from reconciliation.routes import router as reconciliation_router
@@ -33,8 +39,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine
     install_error_handlers(app)
+    install_audit_log(app)  # inside the request-id middleware, so each row carries the id
     install_request_ids(app)
     app.include_router(books_router)
+    app.include_router(access_router)  # access & documents
+    app.include_router(documents_router)  # access & documents
+    app.include_router(roster_router)  # batches
+    app.include_router(batches_router)  # batches
     app.include_router(reconciliation_router)
     app.include_router(reports_router)
     return app
@@ -42,6 +53,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
 DEMO_STAGES: list[demo.Stage] = [
     *demo.CORE_STAGES,
+    *BATCH_STAGES,  # batches: roster, released
     demo.Stage("reconciled", stage_reconciled),  # after the batches stages
     *report_demo.STAGES,
 ]

@@ -53,7 +53,8 @@ def stage_reconciled(ctx: DemoContext) -> dict[str, Any]:
         sim = []
         for i, p in enumerate(lines[b.id]):
             fails = i % 33 == 5  # about 3 per cent
-            text_, code = FAILURES[(i // 33) % len(FAILURES)]
+            # Reasons rotate across batches too, so a small roster still shows each of them.
+            text_, code = FAILURES[(b.id + i // 33) % len(FAILURES)]
             sim.append(
                 SimLine(
                     p.seq,

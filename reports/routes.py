@@ -14,7 +14,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
-from ledger.access.deps import CurrentUser, IdempotencyKey, SessionDep, require_role, require_scope
+from ledger.access.deps import (
+    AUDIT_ACTION,
+    CurrentUser,
+    IdempotencyKey,
+    SessionDep,
+    require_public_scope,
+    require_role,
+    require_scope,
+)
 from ledger.access.service import Principal
 from ledger.errors import ERROR_RESPONSES, Forbidden
 from ledger.journal import idempotency
@@ -77,7 +85,7 @@ def download_disclosure(
     period: PeriodQuery,
 ) -> StreamingResponse:
     """The disclosure (公示) PDF: masked names, household size and amount, by township and village."""
-    require_scope(user, jurisdiction)
+    require_public_scope(user, jurisdiction)
     built = service.build_disclosure(
         session, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=user.username
     )
@@ -162,7 +170,10 @@ def export_findings(
 
 
 @router.post(
-    "/jurisdictions/{code}/findings/runs", response_model=FindingRunPublic, status_code=201
+    "/jurisdictions/{code}/findings/runs",
+    response_model=FindingRunPublic,
+    status_code=201,
+    openapi_extra=AUDIT_ACTION,
 )
 def create_findings_run(
     code: str,

@@ -12,6 +12,11 @@ from ledger.access.service import Principal, authenticate
 from ledger.db import get_engine
 from ledger.errors import Forbidden, Unauthenticated
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+AUDIT_ACTION_KEY = "x-audit-action"
+AUDIT_ACTION = {AUDIT_ACTION_KEY: True}
+"""``openapi_extra`` of a write an auditor may make because it changes no books or subledger."""
+
 
 def get_session(request: Request) -> Iterator[Session]:
     engine = getattr(request.app.state, "engine", None) or get_engine()
@@ -30,6 +35,15 @@ def current_principal(
     principal = authenticate(session, authorization[7:].strip())
     session.commit()
     request.state.principal = principal
+    # Auditors read and never write: refused here once rather than in every write route. A
+    # route that only records an audit act (a findings run) says so with AUDIT_ACTION.
+    route = request.scope.get("route")
+    audit_action = bool((getattr(route, "openapi_extra", None) or {}).get(AUDIT_ACTION_KEY))
+    if principal.role == "auditor" and request.method not in SAFE_METHODS and not audit_action:
+        raise Forbidden(
+            "an auditor reads and changes nothing",
+            [{"field": "role", "reason": "auditors are read-only"}],
+        )
     return principal
 
 
@@ -46,8 +60,39 @@ def require_role(principal: Principal, *roles: str) -> None:
 
 
 def require_scope(principal: Principal, jurisdiction: str) -> None:
+    """A county sees itself, a city its counties, the province all; a bank no territory."""
+    if principal.role == "bank":
+        raise Forbidden(
+            "a bank user sees only what is addressed to its bank",
+            [{"field": "jurisdiction", "reason": "out of scope"}],
+        )
     if not principal.sees(jurisdiction):
         raise Forbidden(
             f"jurisdiction {jurisdiction} is outside the scope of {principal.jurisdiction}",
             [{"field": "jurisdiction", "reason": "out of scope"}],
         )
+
+
+def require_bank_scope(principal: Principal, bank_code: str, *, county: str | None = None) -> None:
+    """What is addressed to a bank (batches, instruction and return files).
+
+    A bank user reaches only what names its own bank code. Any other role is held to the
+    division tree through ``county`` (the batch's county) when it is given; callers that serve
+    non-bank roles pass it.
+    """
+    if principal.role == "bank":
+        if principal.bank_code != bank_code:
+            raise Forbidden(
+                f"this is addressed to bank {bank_code}, not to {principal.bank_code}",
+                [{"field": "bank_code", "reason": "out of scope"}],
+            )
+        return
+    if county is not None:
+        require_scope(principal, county)
+
+
+def require_public_scope(principal: Principal, jurisdiction: str) -> None:
+    """Public, masked disclosure (公示): any role may read it, a bank included; the others still
+    within their subtree."""
+    if principal.role != "bank":
+        require_scope(principal, jurisdiction)

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -36,6 +37,9 @@ class Principal:
     bank_code: str | None = None
 
     def sees(self, jurisdiction: str) -> bool:
+        """Scope along the division tree. A bank's scope is its bank code, not a territory."""
+        if self.role == "bank":
+            return False
         return in_subtree(self.jurisdiction, jurisdiction)
 
 
@@ -129,13 +133,54 @@ def issue_token(session: Session, *, user_id: int, days: int = 30, label: str = 
 
 
 def revoke_token(session: Session, *, token: str) -> bool:
-    row = session.execute(
+    return bool(revoke_tokens(session, token=token))
+
+
+def revoke_tokens(
+    session: Session,
+    *,
+    token: str | None = None,
+    token_id: int | None = None,
+    username: str | None = None,
+) -> int:
+    """Revoke one token (by its value or id) or every live token of a user; returns how many."""
+    if (token, token_id, username).count(None) != 2:
+        raise ValidationFailed(
+            "name exactly one of: token, token id, username",
+            [{"field": "token", "reason": "exactly one selector is required"}],
+        )
+    rows = session.execute(
         text(
-            "UPDATE api_token SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL RETURNING id"
+            "UPDATE api_token t SET revoked_at = now() FROM app_user u WHERE u.id = t.user_id "
+            "AND t.revoked_at IS NULL AND (t.token_hash = :h OR t.id = :i OR u.username = :u) "
+            "RETURNING t.id"
         ),
-        {"h": hash_token(token)},
-    ).first()
-    return row is not None
+        {"h": hash_token(token) if token else None, "i": token_id, "u": username},
+    ).all()
+    return len(rows)
+
+
+def list_users(session: Session, *, jurisdiction: str | None = None) -> list[dict[str, Any]]:
+    """Users with their bureau and how many live tokens they hold; optionally one subtree."""
+    rows = (
+        session.execute(
+            text(
+                "SELECT u.id, u.username, u.display_name, u.role, u.active, b.id AS bureau_id, "
+                "b.name AS bureau, b.kind AS bureau_kind, b.jurisdiction_code AS jurisdiction, "
+                "b.bank_code, (SELECT count(*) FROM api_token t WHERE t.user_id = u.id "
+                "AND t.revoked_at IS NULL AND t.expires_at > now()) AS live_tokens "
+                "FROM app_user u JOIN bureau b ON b.id = u.bureau_id ORDER BY b.jurisdiction_code, "
+                "b.kind, u.username"
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return [
+        dict(r)
+        for r in rows
+        if jurisdiction is None or in_subtree(jurisdiction, r["jurisdiction"].strip())
+    ]
 
 
 def authenticate(session: Session, token: str) -> Principal:

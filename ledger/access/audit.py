@@ -1,0 +1,171 @@
+"""The audit log (审计日志): one append-only row for every request that changes or tries to change
+anything — who, bureau, role, action, object, request id, client address, time and outcome.
+
+Each row is written in its own short transaction after the response is known, so the rollback
+of a refused request cannot take its record with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
+
+from ledger.access.service import Principal
+from ledger.db import get_engine
+from ledger.jurisdictions.catalog import level_of
+
+log = logging.getLogger("ledger.audit")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def outcome_of(status_code: int) -> str:
+    if status_code >= 500:
+        return "failed"
+    return "refused" if status_code >= 400 else "accepted"
+
+
+def record_audit(
+    session: Session,
+    *,
+    action: str,
+    outcome: str,
+    principal: Principal | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    request_id: str | None = None,
+    client_addr: str | None = None,
+    status_code: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one row inside the caller's transaction (the CLI's operator commands use this too)."""
+    session.execute(
+        text(
+            "INSERT INTO audit_log (user_id, username, bureau_id, role, action, object_type, "
+            "object_id, request_id, client_addr, outcome, status_code, detail) VALUES (:uid, :un, "
+            ":bid, :role, :action, :ot, :oid, :rid, :addr, :outcome, :status, CAST(:detail AS jsonb))"
+        ),
+        {
+            "uid": principal.user_id if principal and principal.user_id else None,
+            "un": principal.username if principal else None,
+            "bid": principal.bureau_id if principal and principal.bureau_id else None,
+            "role": principal.role if principal else None,
+            "action": action,
+            "ot": object_type,
+            "oid": object_id,
+            "rid": request_id,
+            "addr": client_addr,
+            "outcome": outcome,
+            "status": status_code,
+            "detail": json.dumps(detail or {}, ensure_ascii=False, default=str),
+        },
+    )
+
+
+def set_audit_object(request: Request, object_type: str, object_id: object) -> None:
+    """Name the object a write touched when the path alone does not (e.g. a new document's id)."""
+    request.state.audit_object = (object_type, str(object_id))
+
+
+def _route_of(request: Request) -> tuple[str, str | None, str | None]:
+    """(action, object type, object id) from the matched route; unmatched paths keep their text."""
+    route = request.scope.get("route")
+    if route is None:
+        for candidate in request.app.router.routes:
+            if candidate.matches(request.scope)[0] is Match.FULL:
+                route = candidate
+                break
+    if route is None:
+        return f"{request.method} {request.url.path}", None, None
+    params = request.scope.get("path_params") or {}
+    object_id = "/".join(str(v) for v in params.values()) or None
+    return getattr(route, "name", None) or route.path, getattr(route, "path", None), object_id
+
+
+def _write(engine: Engine, row: dict[str, Any]) -> None:
+    with Session(engine) as session:
+        record_audit(session, **row)
+        session.commit()
+
+
+def install_audit_log(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def audit_writes(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if request.method not in WRITE_METHODS:
+            return await call_next(request)
+        status_code, error = 500, None
+        try:
+            response = await call_next(request)
+            status_code = response.status_code
+            return response
+        except Exception as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            action, object_type, object_id = _route_of(request)
+            explicit = getattr(request.state, "audit_object", None)
+            if explicit is not None:
+                object_type, object_id = explicit
+            row = {
+                "action": action,
+                "outcome": outcome_of(status_code),
+                "principal": getattr(request.state, "principal", None),
+                "object_type": object_type,
+                "object_id": object_id,
+                "request_id": getattr(request.state, "request_id", None)
+                or request.headers.get("X-Request-ID"),
+                "client_addr": request.client.host if request.client else None,
+                "status_code": status_code,
+                "detail": {
+                    "method": request.method,
+                    "path": request.url.path,
+                    "idempotency_key": request.headers.get("Idempotency-Key"),
+                    **({"exception": error} if error else {}),
+                },
+            }
+            engine = getattr(request.app.state, "engine", None) or get_engine()
+            try:
+                await run_in_threadpool(_write, engine, row)
+            except Exception:  # the answer already stands; losing its record must be loud
+                log.exception("could not write the audit log row for %s", action)
+                raise
+
+
+def read_audit_log(
+    session: Session, *, jurisdiction: str, limit: int = 100, after_id: int = 0
+) -> list[dict[str, Any]]:
+    """Rows of users whose bureau lies in ``jurisdiction``'s subtree; rows without a known user
+    (refused before authentication) are shown to the province and central levels only."""
+    prefix = subtree_prefix(jurisdiction)
+    rows = (
+        session.execute(
+            text(
+                "SELECT l.id, l.at, l.user_id, l.username, l.bureau_id, l.role, l.action, "
+                "l.object_type, l.object_id, l.request_id, l.client_addr, l.outcome, l.status_code, "
+                "b.jurisdiction_code AS jurisdiction FROM audit_log l "
+                "LEFT JOIN bureau b ON b.id = l.bureau_id WHERE l.id > :after AND "
+                "(b.jurisdiction_code LIKE :prefix || '%' OR (b.id IS NULL AND :root)) "
+                "ORDER BY l.id LIMIT :lim"
+            ),
+            {
+                "after": after_id,
+                "lim": limit,
+                "prefix": prefix,
+                "root": level_of(jurisdiction) <= 1,
+            },
+        )
+        .mappings()
+        .all()
+    )
+    return [dict(r) for r in rows]
+
+
+def subtree_prefix(code: str) -> str:
+    """The code prefix every division in ``code``'s subtree shares (codes nest by prefix)."""
+    return {0: "", 1: code[:2], 2: code[:4]}.get(level_of(code), code)

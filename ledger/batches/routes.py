@@ -1,0 +1,202 @@
+"""Payment batches: civil affairs builds, checks, acknowledges and (a second person) releases;
+the addressed bank downloads the instruction files."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from ledger.access.deps import CurrentUser, IdempotencyKey, SessionDep, require_role, require_scope
+from ledger.access.service import Principal
+from ledger.batches import service
+from ledger.batches.instruction_files import write_instruction_csv, write_pain001
+from ledger.batches.models import (
+    Acknowledged,
+    Acknowledgement,
+    BatchCreate,
+    BatchPublic,
+    Cancelled,
+    FindingPublic,
+    Released,
+)
+from ledger.errors import ERROR_RESPONSES, Conflict, Forbidden, ValidationFailed
+from ledger.money import fen_to_str
+
+router = APIRouter(tags=["batches"], responses=ERROR_RESPONSES)
+_CHUNK = 1 << 16
+
+
+def _public(batch: dict[str, Any]) -> BatchPublic:
+    return BatchPublic(**batch, total=fen_to_str(batch["total_fen"]))
+
+
+def _civil_affairs(user: Principal, batch: dict[str, Any]) -> None:
+    require_role(user, "civil_affairs")
+    require_scope(user, batch["county_code"])
+
+
+def _may_read(user: Principal, batch: dict[str, Any]) -> None:
+    """Civil affairs and auditors by scope; a bank sees only batches addressed to it."""
+    if user.role == "bank":
+        if user.bank_code != batch["bank_code"]:
+            raise Forbidden(
+                f"batch {batch['id']} is addressed to another bank",
+                [{"field": "bank_code", "reason": "not your bank"}],
+            )
+        return
+    require_role(user, "civil_affairs", "auditor", "admin")
+    require_scope(user, batch["county_code"])
+
+
+@router.post("/batches", response_model=BatchPublic, status_code=201)
+def build(
+    body: BatchCreate, session: SessionDep, user: CurrentUser, key: IdempotencyKey
+) -> BatchPublic:
+    """Build the month's batch for a county, fund, period and bank from the roster (plus chosen
+    reissues), and run the pre-release checks."""
+    require_role(user, "civil_affairs")
+    require_scope(user, body.county)
+    result = service.build_batch(
+        session,
+        county=body.county,
+        fund=body.fund,
+        period=body.period,
+        bank_code=body.bank_code,
+        reissue=body.reissue,
+        created_by=user.username,
+        key=key,
+    )
+    return _public(result)
+
+
+@router.get("/batches/{batch_id}", response_model=BatchPublic)
+def read_batch(batch_id: int, session: SessionDep, user: CurrentUser) -> BatchPublic:
+    batch = service.get_batch(session, batch_id)
+    _may_read(user, batch)
+    return _public(batch)
+
+
+@router.get("/batches/{batch_id}/findings", response_model=list[FindingPublic])
+def read_findings(
+    batch_id: int, session: SessionDep, user: CurrentUser, all_runs: bool = False
+) -> list[FindingPublic]:
+    """What the checks found (latest run unless ``all_runs``)."""
+    batch = service.get_batch(session, batch_id)
+    if user.role == "bank":
+        raise Forbidden("findings are for civil affairs and auditors")
+    _may_read(user, batch)
+    return [
+        FindingPublic(**f) for f in service.findings(session, batch_id, latest_only=not all_runs)
+    ]
+
+
+@router.post("/batches/{batch_id}/checks", status_code=201)
+def recheck(batch_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Run the checks again, e.g. after importing a register; acknowledgements carry over."""
+    _civil_affairs(user, service.get_batch(session, batch_id))
+    return service.recheck_batch(session, batch_id=batch_id)
+
+
+@router.post("/batches/{batch_id}/acknowledgements", response_model=Acknowledged)
+def acknowledge(
+    batch_id: int,
+    body: Acknowledgement,
+    session: SessionDep,
+    user: CurrentUser,
+    key: IdempotencyKey,
+) -> Acknowledged:
+    """Acknowledge warnings (by id, or every warning of a rule) with a reason."""
+    _civil_affairs(user, service.get_batch(session, batch_id))
+    result = service.acknowledge(
+        session,
+        batch_id=batch_id,
+        reason=body.reason,
+        by=user.username,
+        finding_ids=body.finding_ids,
+        rule=body.rule,
+        key=key,
+    )
+    return Acknowledged(**result)
+
+
+@router.post("/batches/{batch_id}/release", response_model=Released)
+def release(batch_id: int, session: SessionDep, user: CurrentUser, key: IdempotencyKey) -> Released:
+    """Release by a second civil-affairs user: posts Dr in transit / Cr special cash and sends
+    every line. Refused while a blocking finding or an unacknowledged warning remains."""
+    _civil_affairs(user, service.get_batch(session, batch_id))
+    result = service.release_batch(session, batch_id=batch_id, released_by=user.username, key=key)
+    return Released(**result, total=fen_to_str(result["total_fen"]))
+
+
+@router.post("/batches/{batch_id}/cancel", response_model=Cancelled)
+def cancel(batch_id: int, session: SessionDep, user: CurrentUser, key: IdempotencyKey) -> Cancelled:
+    _civil_affairs(user, service.get_batch(session, batch_id))
+    return Cancelled(**service.cancel_batch(session, batch_id=batch_id, by=user.username, key=key))
+
+
+def _stream(spool: IO[bytes]) -> Iterator[bytes]:
+    try:
+        spool.seek(0)
+        while chunk := spool.read(_CHUNK):
+            yield chunk
+    finally:
+        spool.close()
+
+
+def _released(session: Any, user: Principal, batch_id: int) -> dict[str, Any]:
+    batch = service.get_batch(session, batch_id)
+    _may_read(user, batch)
+    if user.role not in ("bank", "civil_affairs"):
+        raise Forbidden("instruction files are for the paying bank and civil affairs")
+    if batch["status"] != "released":
+        raise Conflict(f"batch {batch_id} is {batch['status']}; only a released batch is paid")
+    return batch
+
+
+@router.get("/batches/{batch_id}/instructions.csv")
+def instruction_csv(
+    batch_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    encoding: Annotated[Literal["utf-8", "gbk"], Query()] = "utf-8",
+) -> StreamingResponse:
+    """The bank's CSV instruction file (序号,收款账号,收款户名,金额,备注 and a 合计 trailer)."""
+    batch = _released(session, user, batch_id)
+    # Spooled: small files stay in memory, a million lines spill to disk, never all in RAM.
+    spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (closed by _stream)
+    try:
+        write_instruction_csv(
+            service.instruction_header(session, batch),
+            service.instruction_lines(session, batch_id),
+            spool,  # type: ignore[arg-type]
+            encoding=encoding,
+        )
+    except ValueError as exc:
+        spool.close()
+        raise ValidationFailed(str(exc), [{"field": "encoding", "reason": str(exc)}]) from exc
+    return StreamingResponse(
+        _stream(spool),  # type: ignore[arg-type]
+        media_type=f"text/csv; charset={encoding}",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'},
+    )
+
+
+@router.get("/batches/{batch_id}/instructions.xml")
+def instruction_xml(batch_id: int, session: SessionDep, user: CurrentUser) -> StreamingResponse:
+    """ISO 20022 pain.001.001.09 credit transfer initiation for the batch."""
+    batch = _released(session, user, batch_id)
+    spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (closed by _stream)
+    write_pain001(
+        service.instruction_header(session, batch),
+        service.instruction_lines(session, batch_id),
+        spool,  # type: ignore[arg-type]
+    )
+    return StreamingResponse(
+        _stream(spool),  # type: ignore[arg-type]
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.xml"'},
+    )

@@ -1,0 +1,267 @@
+"""Building, releasing and handing a batch to the bank, through the HTTP API."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from ledger.access import service as access
+from ledger.batches.instruction_files import validate_pain001
+from ledger.batches.references import reference_is_valid
+from ledger.domain import AccountKind, pair
+from ledger.journal.service import get_entry, post_entry
+from ledger.journal.verify import verify
+from tests.roster.helpers import (
+    PERIOD,
+    RURAL,
+    URBAN,
+    build,
+    county,
+    csv_of,
+    release,
+    rows,
+    upload,
+)
+
+
+def _ack_all(client, c, batch_id):
+    findings = client.get(f"/batches/{batch_id}/findings", headers=c.maker.headers).json()
+    for rule in {f["rule"] for f in findings if f["severity"] == "warning"}:
+        reply = client.post(
+            f"/batches/{batch_id}/acknowledgements",
+            headers=c.maker.write(),
+            json={"rule": rule, "reason": "已入户核实"},
+        )
+        assert reply.status_code == 200, reply.text
+
+
+def _released_batch(client, session, n=8, code="440103"):
+    c = county(session, code)
+    assert upload(client, c, csv_of(rows(c.code, n))).status_code == 201
+    batch = build(client, c).json()
+    _ack_all(client, c, batch["id"])
+    reply = release(client, c, batch["id"])
+    assert reply.status_code == 200, reply.text
+    return c, batch, reply.json()
+
+
+def test_build_then_release_by_a_second_person(client, session):
+    c = county(session)
+    roster = rows(c.code, 8)
+    assert upload(client, c, csv_of(roster)).status_code == 201
+    reply = build(client, c)
+    assert reply.status_code == 201, reply.text
+    batch = reply.json()
+    assert batch["line_count"] == 8 and batch["status"] == "draft"
+    assert batch["total"] == f"{sum(r.monthly_amount_fen for r in roster) / 100:.2f}"
+    # The maker cannot release their own batch.
+    same = client.post(f"/batches/{batch['id']}/release", headers=c.maker.write())
+    assert same.status_code == 409
+    _ack_all(client, c, batch["id"])
+    key = "release-once"
+    first = release(client, c, batch["id"], key)
+    assert first.status_code == 200, first.text
+    again = release(client, c, batch["id"], key)
+    assert again.json() == first.json()  # a replay returns the first result, posts nothing
+    entry = get_entry(session, first.json()["entry_id"])
+    assert entry["kind"] == "batch_release"
+    assert {(p["account"], p["side"], p["amount_fen"]) for p in entry["postings"]} == {
+        ("in_transit", "D", sum(r.monthly_amount_fen for r in roster)),
+        ("special_cash", "C", sum(r.monthly_amount_fen for r in roster)),
+    }
+    assert entry["payload_digest"] == first.json()["merkle_root"]
+    refs = session.execute(
+        text("SELECT reference, state, last_entry_id FROM payout WHERE batch_id = :b"),
+        {"b": batch["id"]},
+    ).all()
+    assert all(reference_is_valid(r.reference) and len(r.reference) <= 12 for r in refs)
+    assert {(r.state, r.last_entry_id) for r in refs} == {("sent", entry["id"])}
+    report = verify(session)
+    assert report.ok, report.problems
+
+
+def test_in_transit_equals_sent_payouts_for_every_county_and_fund(client, session):
+    counties = [county(session, code) for code in ("440103", "440104")]
+    for i, c in enumerate(counties):
+        roster = rows(c.code, 5, seed=i) + rows(c.code, 4, fund=RURAL, seed=i + 10)
+        assert upload(client, c, csv_of(roster)).status_code == 201
+        for fund in (URBAN, RURAL):
+            batch = build(client, c, fund=fund).json()
+            _ack_all(client, c, batch["id"])
+            assert release(client, c, batch["id"]).status_code == 200
+    pairs = session.execute(
+        text(
+            "SELECT a.jurisdiction_code, a.fund_code, a.balance_fen, "
+            "(SELECT COALESCE(sum(amount_fen), 0) FROM payout p WHERE p.state = 'sent' "
+            " AND p.county_code = a.jurisdiction_code AND p.fund_code = a.fund_code) AS sent "
+            "FROM account a WHERE a.kind = 'in_transit' AND a.jurisdiction_code IN "
+            "('440103','440104')"
+        )
+    ).all()
+    assert len(pairs) == 4
+    assert all(p.balance_fen == p.sent > 0 for p in pairs)
+    assert verify(session).ok
+
+
+def test_csv_totals_equal_the_entry_and_gbk_on_request(client, session):
+    c, batch, released = _released_batch(client, session)
+    for encoding in ("utf-8", "gbk"):
+        reply = client.get(
+            f"/batches/{batch['id']}/instructions.csv",
+            headers=c.bank.headers,
+            params={"encoding": encoding},
+        )
+        assert reply.status_code == 200
+        lines = list(csv.reader(io.StringIO(reply.content.decode(encoding))))
+        body, trailer = lines[1:-1], lines[-1]
+        assert trailer[0] == "合计" and int(trailer[1]) == len(body) == released["line_count"]
+        assert trailer[3] == released["total"]
+        assert sum(Decimal(row[3]) for row in body) == Decimal(released["total"])
+    entry = get_entry(session, released["entry_id"])
+    assert Decimal(released["total"]) * 100 == entry["postings"][0]["amount_fen"]
+
+
+def test_pain001_validates_against_the_xsd(client, session):
+    c, batch, released = _released_batch(client, session)
+    reply = client.get(f"/batches/{batch['id']}/instructions.xml", headers=c.bank.headers)
+    assert reply.status_code == 200
+    validate_pain001(reply.content)
+    assert f"<NbOfTxs>{released['line_count']}</NbOfTxs>" in reply.text
+    assert f"<CtrlSum>{released['total']}</CtrlSum>" in reply.text
+
+
+def test_only_the_addressed_bank_downloads(client, session):
+    c, batch, _ = _released_batch(client, session)
+    access.create_bank(session, code="OTHERBK", name="另一家银行")
+    bureau = access.create_bureau(
+        session, jurisdiction="440000", kind="bank", name="另一家银行", bank_code="OTHERBK"
+    )
+    uid = access.create_user(
+        session, username="other-bank", display_name="o", bureau_id=bureau, role="bank"
+    )
+    other = {"Authorization": f"Bearer {access.issue_token(session, user_id=uid)}"}
+    session.commit()
+    assert client.get(f"/batches/{batch['id']}/instructions.csv", headers=other).status_code == 403
+    assert (
+        client.get(f"/batches/{batch['id']}/instructions.csv", headers=c.maker.headers).status_code
+        == 200
+    )
+
+
+def test_a_draft_has_no_instruction_file(client, session):
+    c = county(session)
+    upload(client, c, csv_of(rows(c.code, 3)))
+    batch = build(client, c).json()
+    reply = client.get(f"/batches/{batch['id']}/instructions.csv", headers=c.bank.headers)
+    assert reply.status_code == 409
+
+
+def test_one_live_batch_per_county_fund_period_and_bank(client, session):
+    c = county(session)
+    upload(client, c, csv_of(rows(c.code, 3)))
+    first = build(client, c).json()
+    assert build(client, c).status_code == 409
+    cancelled = client.post(f"/batches/{first['id']}/cancel", headers=c.maker.write())
+    assert cancelled.json()["cancelled_lines"] == 3
+    assert build(client, c).status_code == 201
+
+
+def _fail(session, batch_id, n=1):
+    """The bank's failure as reconciliation settles it: Dr special cash / Cr in transit."""
+    lines = session.execute(
+        text(
+            "SELECT id, county_code, fund_code, amount_fen FROM payout WHERE batch_id = :b "
+            "ORDER BY seq LIMIT :n"
+        ),
+        {"b": batch_id, "n": n},
+    ).all()
+    for line in lines:
+        entry = post_entry(
+            session,
+            kind="settlement",
+            lines=pair(
+                line.county_code,
+                line.fund_code,
+                AccountKind.special_cash,
+                AccountKind.in_transit,
+                line.amount_fen,
+            ),
+            created_by="bank-file",
+        )
+        session.execute(text("SET LOCAL ledger.source = 'test'"))
+        session.execute(
+            text("UPDATE payout SET state = 'failed', last_entry_id = :e WHERE id = :p"),
+            {"e": entry.id, "p": line.id},
+        )
+    session.commit()
+    return [line.id for line in lines]
+
+
+def test_reissue_pays_once_under_a_new_reference(client, session):
+    c, batch, _ = _released_batch(client, session, n=4)
+    (failed,) = _fail(session, batch["id"])
+    next_batch = build(client, c, period="202404", reissue=[failed])
+    assert next_batch.status_code == 201, next_batch.text
+    nb = next_batch.json()
+    assert nb["line_count"] == 5  # four entitled for 202404 and the reissue of 202403
+    new = session.execute(
+        text("SELECT id, reference, period, state FROM payout WHERE reissue_of = :o"),
+        {"o": failed},
+    ).one()
+    old = session.execute(
+        text("SELECT reference, state FROM payout WHERE id = :o"), {"o": failed}
+    ).one()
+    assert new.period == PERIOD and new.reference != old.reference
+    # The same failed payout cannot be chosen twice.
+    again = build(client, c, period="202405", reissue=[failed])
+    assert again.status_code == 422
+    _ack_all(client, c, nb["id"])
+    assert release(client, c, nb["id"]).status_code == 200
+    states = (
+        session.execute(
+            text("SELECT state FROM payout WHERE id IN (:a, :b) ORDER BY id"),
+            {"a": failed, "b": new.id},
+        )
+        .scalars()
+        .all()
+    )
+    assert states == ["reissued", "sent"]
+    reissue_again = build(client, c, period="202406", reissue=[failed])
+    assert reissue_again.status_code == 422
+    assert verify(session).ok
+
+
+def test_the_database_refuses_a_second_live_payout(client, session):
+    _, batch, _ = _released_batch(client, session, n=2)
+    with pytest.raises(IntegrityError, match="payout_one_live_attempt"):
+        session.execute(
+            text(
+                "INSERT INTO payout (batch_id, seq, reference, county_code, fund_code, period, "
+                "person_key, household_id, payee_name, account_no, account_name, bank_code, "
+                "amount_fen) SELECT batch_id, 99, 'ZZZZZZZZZZ', county_code, fund_code, period, "
+                "person_key, household_id, payee_name, account_no, account_name, bank_code, 100 "
+                "FROM payout WHERE batch_id = :b AND seq = 1"
+            ),
+            {"b": batch["id"]},
+        )
+    session.rollback()
+
+
+def test_a_person_listed_by_two_counties_is_paid_once(client, session):
+    a = county(session, "440103")
+    b = county(session, "440104")
+    person = rows(a.code, 1, seed=5)
+    upload(client, a, csv_of(person))
+    twin = [dataclasses.replace(person[0], county_code=b.code, household_id="X1")]
+    assert upload(client, b, csv_of(twin + rows(b.code, 2, seed=6))).status_code == 201
+    first = build(client, a).json()
+    second = build(client, b).json()
+    assert first["line_count"] == 1 and second["line_count"] == 2
+    assert second["findings"].get("same_person_twice") == 1
+    assert release(client, b, second["id"]).status_code == 409

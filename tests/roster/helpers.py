@@ -1,0 +1,84 @@
+"""A county ready to pay: banks, two civil-affairs users, a bank user, funded special accounts."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ledger.access import service as access
+from ledger.roster.files import RosterRow
+from ledger.roster.synthetic import generate_roster, write_roster_csv
+from tests.factories import TestUser, fund_chain, make_user
+
+PERIOD = "202403"
+BANK = "ICBCGD"
+URBAN = "urban_minimum_living"
+RURAL = "rural_minimum_living"
+
+
+@dataclass
+class County:
+    code: str
+    maker: TestUser
+    checker: TestUser
+    bank: TestUser
+
+
+def ensure_bank(session: Session, code: str = BANK) -> None:
+    access.create_bank(session, code=code, name=f"{code} 银行", counties=[])
+    session.commit()
+
+
+def county(session: Session, code: str = "440103", *, fund_fen: int = 10_000_000_00) -> County:
+    ensure_bank(session)
+    maker = make_user(session, "civil_affairs", code)
+    checker = make_user(session, "civil_affairs", code)
+    bank_user = make_user(session, "bank", "440000", bank=BANK)
+    if fund_fen:
+        for fund in (URBAN, RURAL):
+            city = code[:4] + "00"
+            fund_chain(session, fund, {"440000": fund_fen * 3, city: fund_fen * 2, code: fund_fen})
+    return County(code, maker, checker, bank_user)
+
+
+def rows(code: str, n: int, *, fund: str = URBAN, seed: int = 1) -> list[RosterRow]:
+    out = generate_roster(
+        code, households=n, seed=seed, funds=[fund], bank_codes=[BANK], start_period="202401"
+    )
+    return [dataclasses.replace(r, bank_code=BANK) for r in out]
+
+
+def csv_of(roster: list[RosterRow], **kw: Any) -> bytes:
+    return write_roster_csv(roster, **kw)
+
+
+def upload(
+    client: Any, c: County, data: bytes, *, period: str = PERIOD, name: str = "roster.csv"
+) -> Any:
+    return client.post(
+        f"/counties/{c.code}/roster",
+        headers=c.maker.write(),
+        files={"file": (name, data)},
+        data={"effective_period": period},
+    )
+
+
+def build(client: Any, c: County, *, fund: str = URBAN, period: str = PERIOD, **kw: Any) -> Any:
+    return client.post(
+        "/batches",
+        headers=c.maker.write(),
+        json={"county": c.code, "fund": fund, "period": period, "bank_code": BANK, **kw},
+    )
+
+
+def release(client: Any, c: County, batch_id: int, key: str | None = None) -> Any:
+    return client.post(f"/batches/{batch_id}/release", headers=c.checker.write(key))
+
+
+def counts(session: Session) -> dict[str, int]:
+    tables = ("roster_version", "register_import", "payout", "payment_batch", "finding")
+    return {t: session.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
