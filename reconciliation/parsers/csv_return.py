@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -25,6 +24,24 @@ _TOTAL_RES = (re.compile(r"(?:总?金额|合计金额|总额)\s*(?:\(元\))?\s*[
 _REQUIRED = ("amount", "result")
 _DELIMITERS = (",", "\t", "|", ";")
 _CELL_SEP = "\x1f"
+# A million-line file is walked line by line without a list or a copy of its text: the same
+# breaks as str.splitlines(), and as io.StringIO(newline="") (what the csv reader expects).
+_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_SPLITLINES_RE = re.compile(f"([^{_BREAKS}]*)(?:\r\n|[{_BREAKS}])|[^{_BREAKS}]+\\Z")
+_PHYSICAL_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def text_lines(text: str) -> Iterator[str]:
+    """``text.splitlines()``, one line at a time."""
+    for m in _SPLITLINES_RE.finditer(text):
+        line = m.group(1)
+        yield m.group(0) if line is None else line
+
+
+def physical_lines(text: str) -> Iterator[str]:
+    """``io.StringIO(text, newline="")`` read line by line, ends kept, without copying text."""
+    for m in _PHYSICAL_LINE_RE.finditer(text):
+        yield m.group(0)
 
 
 def decode(data: bytes) -> str:
@@ -127,7 +144,7 @@ class CsvReturn:
         self.delimiter = self.columns.delimiter or self._detect_delimiter()
 
     def _detect_delimiter(self) -> str:
-        for raw in self.text.splitlines():
+        for raw in text_lines(self.text):
             line = nfkc(raw)
             if not line:
                 continue
@@ -143,7 +160,7 @@ class CsvReturn:
         return all(f in found for f in _REQUIRED)
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
-        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        reader = csv.reader(physical_lines(self.text), delimiter=self.delimiter)
         prev = 0
         try:
             for row in reader:

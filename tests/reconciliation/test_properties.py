@@ -211,3 +211,17 @@ def test_row_normalisation_equals_cell_by_cell(row):
     from reconciliation.parsers.normalise import nfkc
 
     assert _cells(row) == [nfkc(c) for c in row]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.text(st.sampled_from(list('ab,"\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029张 ')), max_size=30)
+)
+def test_lazy_line_splitting_equals_the_builtins(text):
+    """The line walkers used for large files split exactly where the builtins split."""
+    import io
+
+    from reconciliation.parsers.csv_return import physical_lines, text_lines
+
+    assert list(text_lines(text)) == text.splitlines()
+    assert list(physical_lines(text)) == list(io.StringIO(text, newline=""))
