@@ -31,7 +31,7 @@ from reconciliation.parsers import (
     ReturnLine,
     check_totals,
     load_column_map,
-    parse_return_file,
+    open_return_file,
     unlisted_outcome,
     unlisted_status,
 )
@@ -124,8 +124,13 @@ def import_bank_file(
     if not data:
         raise ValidationFailed("the file is empty", [{"line": 1, "reason": "no content"}])
     try:
-        parsed = parse_return_file(data, column_map=load_column_map(bank_code))
-        check_totals(parsed)
+        # Read once: a return file is parsed while it is staged, and its totals are checked
+        # from that pass before any line is applied (see ``settle``).
+        parsed = open_return_file(data, column_map=load_column_map(bank_code))
+        if parsed.summary.kind == "camt.053":
+            for _ in parsed.lines():
+                pass
+            check_totals(parsed)
     except FileRejected as exc:
         session.rollback()
         raise _rejected(exc) from None
@@ -163,6 +168,7 @@ class _FileContext:
         self.principal: Principal | None = None
         self.bank_code: str | None = None
         self.filename = ""
+        self.foreign_currency: FileRejected | None = None
         self.file_id = int(session.execute(text("SELECT nextval('bank_file_id_seq')")).scalar_one())
 
     # -- helpers -------------------------------------------------------------------------------
@@ -191,7 +197,9 @@ class _FileContext:
         return batch
 
     def _stage(self, lines: Iterable[ReturnLine]) -> None:
-        """COPY the file's lines into a temporary table: the whole file, one round trip."""
+        """COPY the file's lines into a temporary table as they are parsed: one pass, one round
+        trip. A line in another currency is remembered, not raised: the file's own errors and
+        totals are reported first, as when it was read through before staging."""
         self._q(
             "CREATE TEMP TABLE recon_line (k bigint GENERATED ALWAYS AS IDENTITY, "
             "line_no integer, seq integer, reference text, account text, name text, "
@@ -205,14 +213,17 @@ class _FileContext:
             raw.cursor() as cur,
             cur.copy(f"COPY recon_line ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy,
         ):
+            write_row = copy.write_row
             for ln in lines:
-                if ln.currency.upper() != CURRENCY:
-                    raise FileRejected(
-                        f"amount in {ln.currency}: only CNY files can be applied to the books",
-                        line=ln.line_no,
-                        field="Ccy",
-                    )
-                copy.write_row(
+                if ln.currency != CURRENCY and ln.currency.upper() != CURRENCY:
+                    if self.foreign_currency is None:
+                        self.foreign_currency = FileRejected(
+                            f"amount in {ln.currency}: only CNY files can be applied to the books",
+                            line=ln.line_no,
+                            field="Ccy",
+                        )
+                    continue
+                write_row(
                     (
                         ln.line_no,
                         ln.seq,
@@ -233,13 +244,16 @@ class _FileContext:
     # -- settlement ----------------------------------------------------------------------------
 
     def settle(self, *, batch_id: int | None) -> dict[str, Any]:
+        self._stage(self.parsed.lines())
+        check_totals(self.parsed)
         s = self.parsed.summary
         if s.currency and s.currency.upper() != CURRENCY:
             raise FileRejected(
                 f"the file is in {s.currency}: only CNY files can be applied", field="Ccy"
             )
         batch = self._batch(batch_id) if batch_id is not None else None
-        self._stage(self.parsed.lines())
+        if self.foreign_currency is not None:
+            raise self.foreign_currency
         # 1. Our reference, among this bank's payouts (another bank's lines never match).
         self._q(
             "UPDATE recon_line s SET payout_id = p.id, matched_by = 'reference' FROM payout p "

@@ -5,7 +5,13 @@ naming the line and field at fault.
 """
 
 from reconciliation.parsers.columns import ColumnMap, default_column_map, load_column_map
-from reconciliation.parsers.core import ParsedFile, check_totals, detect_kind, parse_return_file
+from reconciliation.parsers.core import (
+    ParsedFile,
+    check_totals,
+    detect_kind,
+    open_return_file,
+    parse_return_file,
+)
 from reconciliation.parsers.model import (
     FileRejected,
     FileSummary,
@@ -44,6 +50,7 @@ __all__ = [
     "load_column_map",
     "normalise_account",
     "normalise_name",
+    "open_return_file",
     "parse_amount_fen",
     "parse_return_file",
     "tx_status_outcome",

@@ -36,29 +36,57 @@ def detect_kind(data: bytes) -> Kind:
 
 
 class ParsedFile:
-    """A bank file read and checked through once; ``lines()`` streams its lines again.
+    """A bank file: its ``summary`` and its lines, streamed by ``lines()``.
 
-    Parsing validates the whole file (structure, encodings, amounts, the trailer) without
-    keeping lines in memory, so ``summary`` is complete as soon as the object exists.
+    From ``parse_return_file`` the whole file has been read and checked once, so ``summary`` is
+    complete as soon as the object exists and ``lines()`` reads it again. From
+    ``open_return_file`` nothing has been read yet: the first ``lines()`` fills ``summary`` as it
+    goes, and it is complete once that pass is exhausted (one pass for files too large to read
+    twice).
     """
 
     def __init__(
         self,
         summary: FileSummary,
         produce: Callable[[FileSummary], Iterator[ReturnLine]],
+        *,
+        complete: bool = True,
     ):
         self.summary = summary
         self._produce = produce
+        self._complete = complete
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``summary`` describes the whole file."""
+        return self._complete
 
     def lines(self) -> Iterator[ReturnLine]:
         """The file's lines, in file order. Raises only FileRejected."""
+        if not self._complete:
+            yield from _counted(self._produce, self.summary)
+            self._complete = True
+            return
         scratch = FileSummary(kind=self.summary.kind)
         yield from self._produce(scratch)
 
 
-def parse_return_file(data: bytes, *, column_map: ColumnMap | None = None) -> ParsedFile:
-    """Parse a bank return file of any supported kind. Raises FileRejected, naming the line
-    and field, for anything that cannot be applied."""
+def _counted(
+    produce: Callable[[FileSummary], Iterator[ReturnLine]], summary: FileSummary
+) -> Iterator[ReturnLine]:
+    counted = 0
+    total = 0
+    for line in produce(summary):
+        counted += 1
+        total += line.amount_fen or 0
+        yield line
+    summary.counted = counted
+    summary.counted_total_fen = total
+
+
+def _producer(
+    data: bytes, column_map: ColumnMap | None
+) -> tuple[Kind, Callable[[FileSummary], Iterator[ReturnLine]]]:
     kind = detect_kind(data)
     produce: Callable[[FileSummary], Iterator[ReturnLine]]
     if kind == "csv_return":
@@ -74,11 +102,24 @@ def parse_return_file(data: bytes, *, column_map: ColumnMap | None = None) -> Pa
         def produce(summary: FileSummary) -> Iterator[ReturnLine]:
             return parse_camt(data, summary)
 
+    return kind, produce
+
+
+def parse_return_file(data: bytes, *, column_map: ColumnMap | None = None) -> ParsedFile:
+    """Parse a bank return file of any supported kind. Raises FileRejected, naming the line
+    and field, for anything that cannot be applied."""
+    kind, produce = _producer(data, column_map)
     summary = FileSummary(kind=kind)
-    for line in produce(summary):
-        summary.counted += 1
-        summary.counted_total_fen += line.amount_fen or 0
+    for _ in _counted(produce, summary):
+        pass
     return ParsedFile(summary, produce)
+
+
+def open_return_file(data: bytes, *, column_map: ColumnMap | None = None) -> ParsedFile:
+    """Like ``parse_return_file`` but read once: nothing is parsed until ``lines()`` is read,
+    and ``summary`` (so ``check_totals``) is complete only after that pass."""
+    kind, produce = _producer(data, column_map)
+    return ParsedFile(FileSummary(kind=kind), produce, complete=False)
 
 
 def check_totals(parsed: ParsedFile) -> None:
@@ -88,6 +129,8 @@ def check_totals(parsed: ParsedFile) -> None:
     cannot exceed the original message's OrgnlNbOfTxs / OrgnlCtrlSum (unlisted lines take the
     group status). camt: no declared totals to check here.
     """
+    if not parsed.complete:
+        raise RuntimeError("check_totals before the file was read through")
     s = parsed.summary
     if s.kind == "csv_return":
         line = s.trailer_line

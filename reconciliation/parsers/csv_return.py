@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import csv
-import io
 import re
+import unicodedata
 from collections.abc import Iterator
 
 from reconciliation.parsers.columns import FIELD_LABELS, ColumnMap, default_column_map
-from reconciliation.parsers.model import FileRejected, FileSummary, ReturnLine
-from reconciliation.parsers.normalise import (
-    clean,
-    nfkc,
-    normalise_account,
-    normalise_name,
-    parse_amount_fen,
-)
+from reconciliation.parsers.model import FileRejected, FileSummary, Outcome, ReturnLine
+from reconciliation.parsers.normalise import NAME_DROP, nfkc, parse_amount_fen
 from reconciliation.reasons import classify, result_outcome
 
 _BOM = b"\xef\xbb\xbf"
@@ -29,6 +23,25 @@ _PLAIN_NUMBER = re.compile("^" + _NUMBER + "$")
 _TOTAL_RES = (re.compile(r"(?:总?金额|合计金额|总额)\s*(?:\(元\))?\s*[:=]?\s*" + _NUMBER),)
 _REQUIRED = ("amount", "result")
 _DELIMITERS = (",", "\t", "|", ";")
+_CELL_SEP = "\x1f"
+# A million-line file is walked line by line without a list or a copy of its text: the same
+# breaks as str.splitlines(), and as io.StringIO(newline="") (what the csv reader expects).
+_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_SPLITLINES_RE = re.compile(f"([^{_BREAKS}]*)(?:\r\n|[{_BREAKS}])|[^{_BREAKS}]+\\Z")
+_PHYSICAL_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def text_lines(text: str) -> Iterator[str]:
+    """``text.splitlines()``, one line at a time."""
+    for m in _SPLITLINES_RE.finditer(text):
+        line = m.group(1)
+        yield m.group(0) if line is None else line
+
+
+def physical_lines(text: str) -> Iterator[str]:
+    """``io.StringIO(text, newline="")`` read line by line, ends kept, without copying text."""
+    for m in _PHYSICAL_LINE_RE.finditer(text):
+        yield m.group(0)
 
 
 def decode(data: bytes) -> str:
@@ -50,11 +63,23 @@ def decode(data: bytes) -> str:
 
 
 def _cells(row: list[str]) -> list[str]:
-    return [nfkc(c) for c in row]
+    """Each cell NFKC-normalised and stripped, with one normalisation call per row.
+
+    U+001F never composes with a neighbour and nothing decomposes to it, so normalising the
+    joined row equals normalising each cell; a row that holds U+001F itself takes the cells one
+    by one.
+    """
+    joined = _CELL_SEP.join(row)
+    if joined.isascii():  # ASCII is its own NFKC form
+        return [c.strip() for c in row]
+    cells = unicodedata.normalize("NFKC", joined).split(_CELL_SEP)
+    if len(cells) != len(row):
+        return [nfkc(c) for c in row]
+    return [c.strip() for c in cells]
 
 
 def _is_trailer(cells: list[str]) -> bool:
-    first = next((c for c in cells if c), "")
+    first = cells[0] or next((c for c in cells if c), "")
     return first.replace(" ", "").startswith(_TRAILER_MARKS)
 
 
@@ -119,7 +144,7 @@ class CsvReturn:
         self.delimiter = self.columns.delimiter or self._detect_delimiter()
 
     def _detect_delimiter(self) -> str:
-        for raw in self.text.splitlines():
+        for raw in text_lines(self.text):
             line = nfkc(raw)
             if not line:
                 continue
@@ -135,7 +160,7 @@ class CsvReturn:
         return all(f in found for f in _REQUIRED)
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
-        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        reader = csv.reader(physical_lines(self.text), delimiter=self.delimiter)
         prev = 0
         try:
             for row in reader:
@@ -169,6 +194,7 @@ class CsvReturn:
             )
         summary.title = title
         width = max(index.values()) + 1
+        make = _LineMaker(index)
         for line_no, row in rows:
             cells = _cells(row)
             if not any(cells):
@@ -188,7 +214,7 @@ class CsvReturn:
                 continue
             if len(cells) < width:
                 cells = cells + [""] * (width - len(cells))
-            yield self._line(line_no, cells, index)
+            yield make(line_no, cells)
 
     @staticmethod
     def _looks_like_data(cells: list[str], index: dict[str, int]) -> bool:
@@ -198,46 +224,85 @@ class CsvReturn:
 
         return bool(get("amount")) and (bool(get("reference")) or bool(get("account")))
 
-    def _line(self, line_no: int, cells: list[str], index: dict[str, int]) -> ReturnLine:
-        def get(f: str) -> str | None:
-            i = index.get(f)
-            return clean(cells[i]) if i is not None else None
 
+class _LineMaker:
+    """Builds a ReturnLine from a row's cells, which are already NFKC-normalised and stripped
+    (so ``clean`` of a cell is the cell or None). Column positions are looked up once per file,
+    and the result and reason phrase tables once per distinct text: a file has few of them."""
+
+    _MEMO_LIMIT = 4096  # a hostile file with a million distinct reasons does not grow memory
+
+    def __init__(self, index: dict[str, int]):
+        self.seq = index.get("seq")
+        self.amount = index.get("amount")
+        self.reference = index.get("reference")
+        self.account = index.get("account")
+        self.name = index.get("name")
+        self.result = index.get("result")
+        self.reason = index.get("reason")
+        self.batch = index.get("batch")
+        self._outcomes: dict[str | None, Outcome] = {}
+        self._reasons: dict[str | None, str] = {}
+
+    def _outcome(self, result: str | None) -> Outcome:
+        outcome = self._outcomes.get(result)
+        if outcome is None:
+            outcome = result_outcome(result)
+            if len(self._outcomes) < self._MEMO_LIMIT:
+                self._outcomes[result] = outcome
+        return outcome
+
+    def _reason(self, raw_text: str | None) -> str:
+        reason = self._reasons.get(raw_text)
+        if reason is None:
+            reason = classify(None, raw_text)
+            if len(self._reasons) < self._MEMO_LIMIT:
+                self._reasons[raw_text] = reason
+        return reason
+
+    def __call__(self, line_no: int, cells: list[str]) -> ReturnLine:
         seq: int | None = None
-        seq_text = get("seq")
-        if seq_text is not None:
-            if not seq_text.isdigit():
-                raise FileRejected(f"序号 {seq_text!r} is not a number", line=line_no, field="序号")
-            seq = int(seq_text)
-        amount_text = get("amount")
-        if amount_text is None:
+        if self.seq is not None:
+            seq_text = cells[self.seq]
+            if seq_text:
+                if not seq_text.isdigit():
+                    raise FileRejected(
+                        f"序号 {seq_text!r} is not a number", line=line_no, field="序号"
+                    )
+                seq = int(seq_text)
+        amount_text = cells[self.amount] if self.amount is not None else ""
+        if not amount_text:
             raise FileRejected("金额 is empty", line=line_no, field="金额")
         try:
             amount = parse_amount_fen(amount_text)
         except ValueError as exc:
             raise FileRejected(str(exc), line=line_no, field="金额") from None
-        reference = get("reference")
-        account = normalise_account(get("account"))
+        reference = (cells[self.reference] or None) if self.reference is not None else None
+        account = None
+        if self.account is not None:
+            account = "".join(cells[self.account].split()) or None
         if reference is None and seq is None and account is None:
             raise FileRejected(
                 "no 备注 (reference), 序号 or 收款账号: the line cannot be matched",
                 line=line_no,
                 field="备注",
             )
-        result = get("result")
-        outcome = result_outcome(result)
-        raw_text = get("reason")
+        name = None
+        if self.name is not None:
+            name = "".join(cells[self.name].split()).translate(NAME_DROP) or None
+        outcome = self._outcome((cells[self.result] or None) if self.result is not None else None)
+        raw_text = (cells[self.reason] or None) if self.reason is not None else None
         return ReturnLine(
             line_no=line_no,
             seq=seq,
             reference=reference,
             account=account,
-            name=normalise_name(get("name")),
+            name=name,
             amount_fen=amount,
             currency="CNY",
             outcome=outcome,
-            reason=classify(None, raw_text) if outcome == "failed" else None,
+            reason=self._reason(raw_text) if outcome == "failed" else None,
             raw_code=None,
             raw_text=raw_text,
-            batch_ref=get("batch"),
+            batch_ref=(cells[self.batch] or None) if self.batch is not None else None,
         )

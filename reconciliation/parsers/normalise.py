@@ -7,12 +7,16 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 _AMOUNT_RE = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
-_NAME_DROP = str.maketrans("", "", "·・•‧･")
+# How nearly every bank writes an amount: read with integers; anything else takes the full path.
+_PLAIN_AMOUNT_RE = re.compile(r"([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?")
+NAME_DROP = str.maketrans("", "", "·・•‧･")
 _CURRENCY_MARKS = ("¥", "￥", "RMB", "CNY")
 
 
 def nfkc(text: str) -> str:
     """Full-width to half-width (digits, letters, space, punctuation), stripped."""
+    if text.isascii():  # ASCII is its own NFKC form
+        return text.strip()
     return unicodedata.normalize("NFKC", text).strip()
 
 
@@ -22,6 +26,10 @@ def parse_amount_fen(text: str) -> int:
     Raises ValueError for anything else, including a sign, an amount with a non-zero third
     decimal, or misplaced thousands separators.
     """
+    plain = _PLAIN_AMOUNT_RE.fullmatch(text)
+    if plain is not None:
+        yuan, cents = plain.groups()
+        return int(yuan.replace(",", "")) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
     s = nfkc(text).replace(" ", "")
     for mark in _CURRENCY_MARKS:
         if s.upper().startswith(mark):
@@ -55,7 +63,7 @@ def normalise_account(text: str | None) -> str | None:
 def normalise_name(text: str | None) -> str | None:
     if text is None:
         return None
-    s = "".join(nfkc(text).split()).translate(_NAME_DROP)
+    s = "".join(nfkc(text).split()).translate(NAME_DROP)
     return s or None
 
 

@@ -125,3 +125,103 @@ def test_arbitrary_csv_text_only_raises_file_rejected(rows):
     out = io.StringIO()
     csv.writer(out).writerows([["序号", "收款账号", "收款户名", "金额", "备注", "处理结果"], *rows])
     _consume(out.getvalue().encode("utf-8", "surrogatepass"))
+
+
+def _amount_by_decimal(text: str) -> int:
+    """The amount rule spelt out with Decimal, as a reference for the integer fast path."""
+    from decimal import Decimal
+
+    value = Decimal(text.replace(",", "")) * 100
+    assert value == value.to_integral_value()
+    return int(value)
+
+
+@given(fen=st.integers(0, 10**14), style=st.sampled_from(["plain", "thousands", "one", "none"]))
+def test_amount_fast_path_agrees_with_decimal(fen, style):
+    yuan, cents = divmod(fen, 100)
+    text = {
+        "plain": f"{yuan}.{cents:02d}",
+        "thousands": f"{yuan:,}.{cents:02d}",
+        "one": f"{yuan}.{cents // 10}",
+        "none": f"{yuan}",
+    }[style]
+    assert parse_amount_fen(text) == _amount_by_decimal(text)
+
+
+# Cells as banks mangle them: full-width digits and letters, ideographic spaces, name dots.
+messy = st.text(
+    st.sampled_from(list("0123456789０１２３ＡＢａｂ AB张李·・\u3000\t,.，\x1fé\u0301")),
+    max_size=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.text(st.sampled_from(list("0123４５ \u3000")), max_size=4),
+            messy,
+            messy,
+            st.integers(0, 10**9),
+            messy,
+            st.sampled_from(["成功", "失败", "ＯＫ", "", " 失 败 "]) | messy,
+            messy,
+        ),
+        max_size=12,
+    )
+)
+def test_csv_lines_equal_the_field_rules(rows):
+    """Each line's fields are exactly what the public normalisation rules make of its cells."""
+    import csv
+    import io
+
+    from reconciliation.parsers.normalise import clean
+    from reconciliation.reasons import result_outcome
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["序号", "收款账号", "收款户名", "金额", "备注", "处理结果", "失败原因"])
+    for seq, account, name, fen, ref, result, reason in rows:
+        writer.writerow(
+            [seq, account, name, f"{fen // 100:,}.{fen % 100:02d}", ref, result, reason]
+        )
+    try:
+        parsed = parse_return_file(out.getvalue().encode("utf-8"))
+        got = list(parsed.lines())
+    except FileRejected:
+        return
+    assert len(got) == len(rows)
+    for (seq, account, name, fen, ref, result, reason), line in zip(rows, got, strict=True):
+        assert line.seq == (int(clean(seq)) if clean(seq) else None)
+        assert line.account == normalise_account(clean(account))
+        assert line.name == normalise_name(clean(name))
+        assert line.amount_fen == fen
+        assert line.reference == clean(ref)
+        assert line.outcome == result_outcome(clean(result))
+        assert line.raw_text == clean(reason)
+        if line.outcome == "failed":
+            assert line.reason == classify(None, clean(reason))
+
+
+@settings(max_examples=500, deadline=None)
+@given(row=st.lists(st.text(max_size=8), max_size=8))
+def test_row_normalisation_equals_cell_by_cell(row):
+    """One NFKC call per row gives what one call per cell gives, for any text at all."""
+    from reconciliation.parsers.csv_return import _cells
+    from reconciliation.parsers.normalise import nfkc
+
+    assert _cells(row) == [nfkc(c) for c in row]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.text(st.sampled_from(list('ab,"\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029张 ')), max_size=30)
+)
+def test_lazy_line_splitting_equals_the_builtins(text):
+    """The line walkers used for large files split exactly where the builtins split."""
+    import io
+
+    from reconciliation.parsers.csv_return import physical_lines, text_lines
+
+    assert list(text_lines(text)) == text.splitlines()
+    assert list(physical_lines(text)) == list(io.StringIO(text, newline=""))
