@@ -203,7 +203,7 @@ def cases(db_url: str, quick: bool, n: int | None = None) -> list[Figure]:
     copy_s = t4 - t3
     return [
         Figure(
-            f"P4 build + release a {n:,}-payout batch",
+            f"P2 build + release a {n:,}-payout batch",
             n,
             t2 - t0,
             copy_s,
