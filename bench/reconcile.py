@@ -68,7 +68,7 @@ def cases(db_url: str, quick: bool, n: int | None = None) -> list[Figure]:
     assert measured["paid"] + measured["failed"] == n
     return [
         Figure(
-            case=f"reconcile a {n:,}-line GBK CSV return file against its released batch",
+            case=f"P3 reconcile a {n:,}-line GBK CSV return file against its released batch",
             n=n,
             ours=round(measured["seconds"], 2),
             baseline=round(baseline, 2),
