@@ -16,6 +16,21 @@ from ledger.errors import DomainError, ServiceUnavailable
 log = logging.getLogger("ledger.api")
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """The database was unreachable or the connection died: nothing about the request itself."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def unavailable() -> JSONResponse:
+    lost = ServiceUnavailable(
+        "the database is unavailable; retry with the same Idempotency-Key, which "
+        "returns the first result if this request was in fact written"
+    )
+    return JSONResponse(lost.body(), status_code=503, headers={"Retry-After": "1"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
@@ -62,15 +77,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
         # A lost or refused connection is not a refusal of the request: its transaction died
         # with the connection, so the client may retry with the same key (not a final 409).
-        if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+        if connection_lost(exc):
             log.warning(
                 "database unavailable: %s", str(exc.orig).splitlines()[0] if exc.orig else exc
             )
-            lost = ServiceUnavailable(
-                "the database is unavailable; retry with the same Idempotency-Key, which "
-                "returns the first result if this request was in fact written"
-            )
-            return JSONResponse(lost.body(), status_code=503, headers={"Retry-After": "1"})
+            return unavailable()
         err = translate_db_error(exc)
         if isinstance(err, DomainError):
             return JSONResponse(err.body(), status_code=err.status_code)

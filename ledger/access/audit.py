@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
 from ledger.access.service import Principal
+from ledger.api import connection_lost, unavailable
 from ledger.db import get_engine
 from ledger.jurisdictions.catalog import level_of
 
@@ -99,11 +100,10 @@ def install_audit_log(app: FastAPI) -> None:
     async def audit_writes(request: Request, call_next):  # type: ignore[no-untyped-def]
         if request.method not in WRITE_METHODS:
             return await call_next(request)
-        status_code, error = 500, None
+        status_code, error, response = 500, None, None
         try:
             response = await call_next(request)
             status_code = response.status_code
-            return response
         except Exception as exc:
             error = type(exc).__name__
             raise
@@ -132,9 +132,15 @@ def install_audit_log(app: FastAPI) -> None:
             engine = getattr(request.app.state, "engine", None) or get_engine()
             try:
                 await run_in_threadpool(_write, engine, row)
-            except Exception:  # the answer already stands; losing its record must be loud
+            except Exception as exc:  # the answer must not stand without its record: loud
                 log.exception("could not write the audit log row for %s", action)
-                raise
+                if response is None or not connection_lost(exc):
+                    raise
+                # The database went away between the answer and its record: a 503 in the error
+                # shape, so the client retries with the same key, gets the first result and the
+                # retry is recorded (a bare 500 would read as a server fault, not a retry).
+                response = unavailable()
+        return response
 
 
 def read_audit_log(

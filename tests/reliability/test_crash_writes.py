@@ -363,3 +363,41 @@ if EMBEDDED:  # the machine's server is not this test's to restart
         client: Any, session: Session, db_url: str
     ) -> None:
         print({"recovered_s": round(_release(client, session, db_url, _restart_postgresql), 2)})
+
+
+# --- the database lost between a write's answer and its audit row ------------------------------
+
+
+def test_answer_without_its_audit_row_is_a_503_then_the_retry_replays(
+    client: Any, session: Session, monkeypatch: Any
+) -> None:
+    """Found by the PostgreSQL restart: the audit row failed after the write had committed and
+    the client got a bare 'Internal Server Error' (text/plain 500)."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from ledger.access import audit
+
+    def lost(_engine: Any, _row: Any) -> None:
+        raise OperationalError("INSERT INTO audit_log", {}, psycopg.OperationalError("gone"))
+
+    maker = make_user(session, "finance", "440000")
+    year = date.today().year
+    body = {"number": f"粤财社〔{year}〕9号", "fiscal_year": year, "amount": "10.00", "fund": FUND}
+    headers = maker.write("audit-lost-1")
+    with monkeypatch.context() as m:
+        m.setattr(audit, "_write", lost)
+        first = client.post("/documents/allocations", json=body, headers=headers)
+    assert first.status_code == 503 and first.headers["Retry-After"] == "1"
+    assert first.json()["error"]["code"] == "service_unavailable"
+    retry = client.post("/documents/allocations", json=body, headers=headers)
+    assert retry.status_code == 201, retry.text
+    assert session.execute(text("SELECT count(*) FROM fund_document")).scalar_one() == 1
+    logged = (
+        session.execute(
+            text("SELECT outcome FROM audit_log WHERE detail->>'idempotency_key' = 'audit-lost-1'")
+        )
+        .scalars()
+        .all()
+    )
+    assert logged == ["accepted"]
