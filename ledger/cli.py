@@ -92,7 +92,10 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         import uvicorn
 
         db.upgrade(db.database_url())
-        uvicorn.run(create_app(), host=host, port=port, workers=1 if workers < 2 else workers)
+        if workers > 1:  # worker processes import the factory themselves
+            uvicorn.run("ledger.main:create_app", factory=True, host=host, port=port, workers=workers)
+        else:
+            uvicorn.run(create_app(), host=host, port=port)
 
     @app.command()
     def demo(

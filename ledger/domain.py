@@ -159,6 +159,11 @@ def entry_hash(canonical: bytes) -> str:
     return sha256_hex(canonical)
 
 
+def leaf_digest(leaf: bytes) -> bytes:
+    """A Merkle leaf node; recorded per payout line when it is sent, so a change can be named."""
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
 def merkle_root(leaves: Iterable[bytes]) -> str:
     """Merkle root (SHA-256, odd node promoted) over leaf hashes; streams the leaves once.
 
@@ -168,7 +173,7 @@ def merkle_root(leaves: Iterable[bytes]) -> str:
     count = 0
     for leaf in leaves:
         count += 1
-        node = hashlib.sha256(b"\x00" + leaf).digest()
+        node = leaf_digest(leaf)
         height = 0
         while stack and stack[-1][0] == height:
             _, left = stack.pop()

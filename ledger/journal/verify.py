@@ -7,7 +7,6 @@ payout lines, and the subledger is compared with the general ledger.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from ledger.domain import (
     PostingLine,
     canonical_entry,
     entry_hash,
+    leaf_digest,
     merkle_root,
     payout_leaf,
 )
@@ -217,7 +217,7 @@ def _name_changed_payouts(session: Session, report: VerifyReport, batch_id: int)
         {"b": batch_id},
     )
     for r in rows:
-        leaf = hashlib.sha256(b"\x00" + payout_leaf(*r[1:8])).hexdigest()
+        leaf = leaf_digest(payout_leaf(*r[1:8])).hex()
         if r.line_digest != leaf:
             report.fail(
                 f"payout {r.id} (batch {batch_id}, line {r.seq}, reference {r.reference}) was changed"
