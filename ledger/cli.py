@@ -93,7 +93,9 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
 
         db.upgrade(db.database_url())
         if workers > 1:  # worker processes import the factory themselves
-            uvicorn.run("ledger.main:create_app", factory=True, host=host, port=port, workers=workers)
+            uvicorn.run(
+                "ledger.main:create_app", factory=True, host=host, port=port, workers=workers
+            )
         else:
             uvicorn.run(create_app(), host=host, port=port)
 
