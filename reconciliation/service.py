@@ -771,8 +771,10 @@ def get_bank_file(session: Session, *, file_id: int, principal: Principal) -> di
         ),
         {"i": file_id},
     ).first()
-    if row is None or not _may_see(principal, row.bank_code, row.county_code):
-        raise NotFound(f"bank file {file_id} does not exist in your scope")
+    if row is None:
+        raise NotFound(f"bank file {file_id} does not exist")
+    if not _may_see(principal, row.bank_code, row.county_code):
+        raise Forbidden(f"bank file {file_id} is outside your scope")
     return {
         **row.result,
         "uploaded_by": row.uploaded_by,
@@ -843,8 +845,10 @@ def resolve_exception(
         ),
         {"i": exception_id},
     ).first()
-    if x is None or not _may_see(principal, x.bank_code, x.county_code):
-        raise NotFound(f"exception {exception_id} does not exist in your scope")
+    if x is None:
+        raise NotFound(f"exception {exception_id} does not exist")
+    if not _may_see(principal, x.bank_code, x.county_code):
+        raise Forbidden(f"exception {exception_id} is outside your scope")
     if x.status != "open":
         raise Conflict(f"exception {exception_id} was already resolved ({x.status})")
     if principal.username == x.uploaded_by:

@@ -56,7 +56,9 @@ def test_bank_uploads_replays_and_is_scoped(client: Any, session: Session) -> No
     assert denied.status_code == 403
     stray = upload(client, other, write_csv_return(batch.sim(), title="x"))
     assert stray.status_code == 422  # no line names a payout of that bank's
-    assert client.get(f"/bank-files/{body['file_id']}", headers=other.headers).status_code == 404
+    outside = client.get(f"/bank-files/{body['file_id']}", headers=other.headers)
+    assert outside.status_code == 403 and outside.json()["error"]["code"] == "forbidden"
+    assert client.get("/bank-files/999999", headers=other.headers).status_code == 404
     seen = client.get(f"/bank-files/{body['file_id']}", headers=bank.headers).json()
     assert seen["uploaded_by"] == bank.username
     civil = make_user(session, "civil_affairs", batch.county)
