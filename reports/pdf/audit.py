@@ -194,6 +194,11 @@ def _tables(
             ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
             ("ALIGN", (numeric_from, 1), (-1, -1), "RIGHT"),
             ("ALIGN", (0, 0), (-1, 0), "CENTER"),
+            # Amounts of a province reach ten digits of yuan: a smaller face and tighter padding
+            # keep "1,234,567,890.00" inside its column.
+            ("FONT", (numeric_from, 1), (-1, -1), styles.font, 7, 9),
+            ("LEFTPADDING", (numeric_from, 0), (-1, -1), 2),
+            ("RIGHTPADDING", (numeric_from, 0), (-1, -1), 2),
         ]
         if last and total is not None:
             commands.append(("BACKGROUND", (0, -1), (-1, -1), TOTAL_BG))
@@ -238,8 +243,9 @@ def _fund_flow(styles: _Styles, data: AuditReportData) -> list[Flowable]:
         format_fen(sum(r.balance_fen for r in flow)),
         "—",
     )
-    amount_w = 21.5 * mm
-    widths = (28 * mm, *([amount_w] * 6), BODY_WIDTH - 28 * mm - 6 * amount_w)
+    name_w, rate_w = 26 * mm, 14 * mm
+    amount_w = (BODY_WIDTH - name_w - rate_w) / 6
+    widths = (name_w, *([amount_w] * 6), rate_w)
     out: list[Flowable] = [Paragraph("一、资金流向", styles.h1)]
     out += _tables(styles, header, rows, widths, numeric_from=1, total=total if flow else None)
     if data.execution_rate_note:
