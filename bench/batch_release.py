@@ -96,6 +96,7 @@ def _payout_rows(run: str, n: int, county: str, period: str) -> Iterator[tuple[A
 def _setup(session: Session, run: str, n: int) -> str:
     """A roster of ``n`` for a county no earlier run used, funded; returns the county."""
     seed_reference_data(session=session)
+    session.commit()
     create_bank(session, code=BANK, name="基准测试银行")
     county = session.execute(
         text(

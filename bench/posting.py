@@ -46,6 +46,7 @@ def prepare(url: str) -> None:
     with Session(engine) as session:
         seed_reference_data(session=session)
         session.commit()
+        session.commit()
     engine.dispose()
 
 

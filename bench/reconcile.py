@@ -33,6 +33,7 @@ def cases(db_url: str, quick: bool, n: int | None = None) -> list[Figure]:
     with Session(engine) as session:
         seed_reference_data(session=session)
         session.commit()
+        session.commit()
         period = f"20{int(time.time()) % 80 + 10:02d}{int(time.time()) % 12 + 1:02d}"
         batch = released_batch(session, n=n, period=period, bank="BENCH")
         failed = {seq: "账号不存在" for seq in range(17, n, 31)}

@@ -29,6 +29,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,7 @@ from sqlalchemy.pool import NullPool
 
 from ledger import db
 from ledger.access import service as access
-from ledger.domain import allocation_lines, transfer_lines
-from ledger.journal.service import post_entry
+from ledger.documents import service as documents
 from ledger.journal.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,8 +138,10 @@ def prepare_books(db_url: str, *, entries: int = 60) -> tuple[Users, list[int]]:
 
         if not session.execute(text("SELECT 1 FROM jurisdiction LIMIT 1")).first():
             seed_reference_data(session=session)
+            session.commit()
         for name, role, jur in [
             ("soak-finance", "finance", PROVINCE),
+            ("soak-finance-2", "finance", PROVINCE),
             ("soak-city-finance", "finance", CITY),
             ("soak-auditor", "auditor", PROVINCE),
             ("soak-civil", "civil_affairs", COUNTY),
@@ -156,24 +158,60 @@ def prepare_books(db_url: str, *, entries: int = 60) -> tuple[Users, list[int]]:
                     session, username=name, display_name=name, bureau_id=bureau, role=role
                 )
             users.tokens[name] = access.issue_token(session, user_id=uid, days=1)
+        session.commit()
+        maker, checker = (principal_of(session, n) for n in ("soak-finance", "soak-finance-2"))
         rng = random.Random(8)
         targets: list[int] = []
+        run = uuid.uuid4().hex[:8]
         for i in range(entries):
             amount = rng.randint(1, 500) * 100_00
-            if i % 3 == 2:  # a transfer down: reversing it needs the city's cash back
-                lines = transfer_lines(PROVINCE, CITY, FUND, amount)
-                kind = "transfer"
-            else:
-                lines = allocation_lines(PROVINCE, FUND, amount)
-                kind = "allocation"
+            # Every third a transfer down: reversing it needs the city's cash back.
+            transfer = i % 3 == 2
             try:
-                targets.append(post_entry(session, kind=kind, lines=lines, created_by="soak").id)
+                doc = documents.create_document(
+                    session,
+                    principal=maker,
+                    doc_type="transfer" if transfer else "allocation",
+                    number=f"soak-{run}-{i}",
+                    fiscal_year=date.today().year,
+                    amount_fen=amount,
+                    fund=FUND,
+                    to_jurisdiction=CITY if transfer else None,
+                )
+                posted = documents.approve_document(
+                    session, principal=checker, document_id=doc["id"]
+                )
+                targets.append(posted["document"]["entry_ids"][0])
                 session.commit()
             except Exception:
                 session.rollback()
-        session.commit()
     engine.dispose()
     return users, targets
+
+
+def principal_of(session: Session, username: str) -> Any:
+    from ledger.access.service import Principal
+
+    row = session.execute(
+        text(
+            "SELECT u.id, u.role, b.id AS bureau, b.jurisdiction_code FROM app_user u "
+            "JOIN bureau b ON b.id = u.bureau_id WHERE u.username = :u"
+        ),
+        {"u": username},
+    ).one()
+    return Principal(row.id, username, row.role, row.bureau, row.jurisdiction_code)
+
+
+def reversal_documents(session: Session) -> dict[int, int]:
+    """Entry reversed -> the reversal document drafted for it (one live one at most)."""
+    return dict(
+        session.execute(
+            text(
+                "SELECT o.entry_id, r.id FROM fund_document r JOIN fund_document o "
+                "ON o.id = r.reverses_document_id WHERE r.doc_type = 'reversal'"
+            )
+        ).all()
+    )
 
 
 @dataclass
@@ -200,7 +238,7 @@ def _one(
     if pick < 0.40:
         target = rng.choice(targets)
         op, method, url = "reversal", "POST", f"/entries/{target}/reversal"
-        kwargs: dict[str, Any] = {"json": {"memo": "soak"}}
+        kwargs: dict[str, Any] = {"json": {"reason": "soak"}}
         headers = users.headers("soak-finance", key)
     elif pick < 0.50 and served:
         first = rng.choice(served)  # replay an earlier write with its own key and body
@@ -211,7 +249,7 @@ def _one(
             first.key,
             first.target,
         )
-        kwargs = {"json": {"memo": "soak"}}
+        kwargs = {"json": {"reason": "soak"}}
         headers = users.headers("soak-finance", key)
     elif pick < 0.53:
         target = None
@@ -231,7 +269,7 @@ def _one(
     elif pick < 0.66:
         target, key = None, None
         op, method, url = "forbidden", "POST", f"/entries/{rng.choice(targets)}/reversal"
-        kwargs = {"json": {}}
+        kwargs = {"json": {"reason": "soak"}}
         headers = users.headers("soak-civil", f"soak-x-{next(keys)}")
     else:
         target, key = None, None
@@ -308,24 +346,22 @@ def check_books(db_url: str, calls: list[Call]) -> dict[str, Any]:
         ).scalar()
         if paid_twice:
             problems.append(f"{paid_twice} people were paid twice for one fund and period")
-        reversals = dict(
-            session.execute(
-                text("SELECT reverses_id, id FROM journal_entry WHERE reverses_id IS NOT NULL")
-            ).all()
-        )
+        # A reversal is drafted by one user and posted only when a second approves it: the
+        # soak drafts them, contended, and checks each accepted draft is on record once.
+        reversals = reversal_documents(session)
         accepted: dict[str, int] = {}
         for c in calls:
             if c.op in ("reversal", "replay") and c.status == 201 and c.body and c.key:
-                entry = int(c.body["entry_id"])
-                if accepted.setdefault(c.key, entry) != entry:
-                    problems.append(f"key {c.key} answered with two different entries")
-                if reversals.get(c.target) != entry:
-                    problems.append(f"accepted reversal {entry} of {c.target} is not in the books")
+                draft = int(c.body["id"])
+                if accepted.setdefault(c.key, draft) != draft:
+                    problems.append(f"key {c.key} answered with two different drafts")
+                if reversals.get(c.target) != draft:
+                    problems.append(f"accepted reversal {draft} of {c.target} is not on record")
         if len(set(accepted.values())) != len(accepted):
-            problems.append("two keys were answered with the same reversal entry")
+            problems.append("two keys were answered with the same reversal draft")
         if len(reversals) != len(set(accepted.values())):
             problems.append(
-                f"{len(reversals)} reversals in the books but {len(set(accepted.values()))} accepted"
+                f"{len(reversals)} reversal drafts on record but {len(set(accepted.values()))} accepted"
             )
         audited = _audit_coverage(session, calls)
         problems.extend(audited.pop("problems"))

@@ -13,11 +13,17 @@ from rich.console import Console
 
 from ledger import db
 from ledger.access import service as access
-from ledger.access.audit import record_audit
 from ledger.db import session_scope
 from ledger.journal.verify import verify as verify_books
+from ledger.uow import operator_write
 
 console = Console(stderr=True)
+
+
+def _operator() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
 
 
 def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> typer.Typer:
@@ -66,8 +72,14 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         from ledger.jurisdictions.service import seed_reference_data
 
         db.upgrade(db.database_url())
-        with session_scope() as session:
-            console.print(seed_reference_data(session=session))
+        console.print(
+            operator_write(
+                db.get_engine(),
+                action="cli:seed",
+                operator=_operator(),
+                work=lambda s: seed_reference_data(session=s),
+            )
+        )
 
     @app.command()
     def verify() -> None:
@@ -138,7 +150,8 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         kind = access.ROLE_BUREAU.get(role)
         if kind is None:
             raise typer.BadParameter(f"role must be one of {', '.join(access.ROLES)}")
-        with session_scope() as session:
+
+        def work(session: Any) -> dict[str, Any]:
             bureau_id = access.create_bureau(
                 session, jurisdiction=jurisdiction, kind=kind, name=bureau, bank_code=bank
             )
@@ -149,8 +162,17 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
                 bureau_id=bureau_id,
                 role=role,
             )
-            session.commit()
-        console.print(f"user {username} created (id {uid})")
+            return {"user_id": uid}
+
+        made = operator_write(
+            db.get_engine(),
+            action="cli:users add",
+            operator=_operator(),
+            object_type="app_user",
+            object_id=username,
+            work=work,
+        )
+        console.print(f"user {username} created (id {made['user_id']})")
 
     @tokens_app.command("issue")
     def tokens_issue(username: str, days: int = 30, label: str = "") -> None:
@@ -161,12 +183,18 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             uid = session.execute(
                 text("SELECT id FROM app_user WHERE username = :u"), {"u": username}
             ).scalar()
-            if uid is None:
-                console.print(f"[red]no user {username}[/red]")
-                raise typer.Exit(2)
-            token = access.issue_token(session, user_id=uid, days=days, label=label)
-            session.commit()
-        print(token)
+        if uid is None:
+            console.print(f"[red]no user {username}[/red]")
+            raise typer.Exit(2)
+        issued = operator_write(
+            db.get_engine(),
+            action="cli:tokens issue",
+            operator=_operator(),
+            object_type="app_user",
+            object_id=username,
+            work=lambda s: {"token": access.issue_token(s, user_id=uid, days=days, label=label)},
+        )
+        print(issued["token"])
 
     @tokens_app.command("revoke")
     def tokens_revoke(
@@ -177,17 +205,16 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         """Revoke one token (by value or --id) or every live token of a user (--user)."""
         if (token, token_id, user).count(None) != 2:
             raise typer.BadParameter("give exactly one of: TOKEN, --id, --user")
-        with session_scope() as session:
-            count = access.revoke_tokens(session, token=token, token_id=token_id, username=user)
-            record_audit(
-                session,
-                action="cli:tokens revoke",
-                outcome="accepted" if count else "refused",
-                object_type="api_token",
-                object_id=str(token_id) if token_id else user,
-                detail={"revoked": count},
-            )
-            session.commit()
+        count = operator_write(
+            db.get_engine(),
+            action="cli:tokens revoke",
+            operator=_operator(),
+            object_type="api_token",
+            object_id=str(token_id) if token_id else user,
+            work=lambda s: {
+                "revoked": access.revoke_tokens(s, token=token, token_id=token_id, username=user)
+            },
+        )["revoked"]
         if not count:
             console.print("[red]no such active token[/red]")
             sys.exit(2)

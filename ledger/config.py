@@ -22,10 +22,22 @@ class Settings(BaseSettings):
     environment: str = Field(default="demo", pattern="^(demo|test|production)$")
     secret_key: str = Field(default=DEMO_SECRET, description="Keys personal-data hashing.")
     db_role: str | None = Field(
-        default=None,
-        description="Role the service switches to after connecting (SET ROLE), e.g. ledger_app.",
+        default="ledger_app",
+        description=(
+            "Login role the service, the CLI and the demo connect as: it cannot disable triggers "
+            "or rewrite history. Only migrations run as the URL's owner. Empty: the URL's user."
+        ),
+    )
+    db_app_password: str | None = Field(
+        default=None, description="Password of the application role, where the server asks one."
     )
     max_upload_bytes: int = 200 * 1024 * 1024
+    roster_exit_confirm_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A roster replace ending more than this share of households needs confirm_exits.",
+    )
     complaint_hotline: str = "12345"
     font_path: Path | None = Field(default=None, description="TrueType CJK font for the PDFs.")
 

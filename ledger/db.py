@@ -62,7 +62,7 @@ def database_url(settings: Settings | None = None) -> str:
     return embedded_url(settings.data_dir)
 
 
-def make_engine(url: str, *, role: str | None = None, **kwargs: object) -> Engine:
+def make_engine(url: str, **kwargs: object) -> Engine:
     options: dict[str, object] = {"pool_pre_ping": True}
     if "poolclass" not in kwargs:
         options.update(pool_size=10, max_overflow=20)
@@ -72,16 +72,47 @@ def make_engine(url: str, *, role: str | None = None, **kwargs: object) -> Engin
     def _set_timezone(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         with dbapi_conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'Asia/Shanghai'")
-            if role:
-                cur.execute(f'SET ROLE "{role}"')
         dbapi_conn.commit()
 
     return engine
 
 
+def app_url(owner_url: str, settings: Settings | None = None) -> str:
+    """The URL the service connects with: the owner's server and database, logged in as the
+    application role (no superuser, owns nothing, so it can neither disable a trigger nor
+    rewrite history). An empty ``LEDGER_DB_ROLE`` keeps the URL's own user."""
+    from sqlalchemy.engine import make_url
+
+    settings = settings or get_settings()
+    if not settings.db_role:
+        return owner_url
+    url = make_url(owner_url).set(username=settings.db_role, password=settings.db_app_password)
+    return url.render_as_string(hide_password=False)
+
+
 @lru_cache
 def get_engine() -> Engine:
-    return make_engine(database_url(), role=get_settings().db_role)
+    """The service's engine, as the application role. On the embedded server the schema (and
+    so the role) is made on first use; an external server must have been upgraded by its
+    owner (``ledger db upgrade``)."""
+    import psycopg
+
+    settings = get_settings()
+    owner = database_url(settings)
+    if settings.db_role:
+        try:
+            with psycopg.connect(libpq_url(app_url(owner, settings)), connect_timeout=10):
+                pass
+        except psycopg.OperationalError as exc:
+            if f'role "{settings.db_role}" does not exist' not in str(exc):
+                raise
+            if settings.database_url:
+                raise RuntimeError(
+                    f"the database has no role {settings.db_role}: run `ledger db upgrade` as "
+                    "the database owner first"
+                ) from None
+            upgrade(owner)
+    return make_engine(app_url(owner, settings))
 
 
 @contextmanager
@@ -115,6 +146,7 @@ APPEND_ONLY_TABLES = (
     "bank_file",
     "report_record",
     "finding_run",
+    "check_run",
 )
 
 
@@ -128,16 +160,24 @@ def upgrade(url: str, revision: str = "heads") -> None:
 def apply_grants(url: str) -> None:
     """The application's role: no DDL, no DELETE anywhere, no UPDATE of history tables.
 
-    Migrations run as the owner; the service runs as ``ledger_app`` (``SET ROLE`` when it connects
-    as the owner, as the embedded server does), so even a bug or an injected statement in the
-    application cannot rewrite the journal, the payout history or the audit log.
+    Migrations run as the owner; the service, the CLI and the demo log in as ``ledger_app``
+    (``LEDGER_DB_ROLE``), a role that owns no table and is no superuser, so even a bug or an
+    injected statement in the application can neither disable a trigger nor rewrite the
+    journal, the payout history or the audit log.
     """
     engine = create_engine(url)
+    password = get_settings().db_app_password
     with engine.begin() as conn:
         conn.exec_driver_sql(
             f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') "
-            f"THEN CREATE ROLE {APP_ROLE} NOLOGIN; END IF; END $$"
+            f"THEN CREATE ROLE {APP_ROLE}; END IF; END $$"
         )
+        conn.exec_driver_sql(
+            f"ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
+        )
+        if password:
+            quoted = password.replace("'", "''")
+            conn.exec_driver_sql(f"ALTER ROLE {APP_ROLE} PASSWORD '{quoted}'")
         conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
         conn.exec_driver_sql(
             f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}"

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from ledger import db
 from ledger.access import service as access
-from ledger.domain import allocation_lines, period_of
-from ledger.journal import service as journal
+from ledger.domain import period_of
 from ledger.journal.verify import verify
 from ledger.jurisdictions.catalog import PROVINCE, guangdong_divisions
 from ledger.jurisdictions.service import seed_reference_data
 from ledger.money import fen_to_str
+from ledger.uow import operator_write
 
 console = Console(stderr=True)
 DEMO_FUNDS = ("urban_minimum_living", "rural_minimum_living")
@@ -102,8 +102,8 @@ def _county_list(counties: int) -> list[str]:
 
 def stage_setup(ctx: DemoContext) -> dict[str, Any]:
     """Schema, reference data, banks, bureaus, users (two per bureau for maker-checker) and tokens."""
-    db.upgrade(ctx.engine.url.render_as_string(hide_password=False))
-    with ctx.session() as s:
+
+    def work(s: Session) -> dict[str, Any]:
         seeded = seed_reference_data(session=s)
         cities = sorted({c[:4] + "00" for c in ctx.counties})
         for i, (code, name) in enumerate(DEMO_BANKS):
@@ -134,8 +134,14 @@ def stage_setup(ctx: DemoContext) -> dict[str, Any]:
         add("auditor", PROVINCE, "广东省审计厅")
         add("auditor", cities[0], f"{cities[0]}审计局")
         add("admin", PROVINCE, "广东省民政厅信息中心")
-        s.commit()
-    return {"reference_data": seeded, "counties": len(ctx.counties), "users": people}
+        return {"reference_data": seeded, "users": people}
+
+    made = operator_write(ctx.engine, action="demo:setup", operator=f"demo:{ctx.tag}", work=work)
+    return {
+        "reference_data": made["reference_data"],
+        "counties": len(ctx.counties),
+        "users": made["users"],
+    }
 
 
 def _uid(s: Session, username: str) -> int:
@@ -210,26 +216,50 @@ def stage_funding(ctx: DemoContext) -> dict[str, Any]:
 
 
 def stage_corrections(ctx: DemoContext) -> dict[str, Any]:
-    """A mistaken allocation, corrected by a reversing entry through the API."""
+    """A mistaken allocation is reversed: one finance user drafts the reversal with a reason,
+    a second approves it, and the original document then reads "reversed"."""
     fund = DEMO_FUNDS[0]
-    with ctx.session() as s:
-        wrong = journal.post_entry(
-            s,
-            kind="allocation",
-            lines=allocation_lines(PROVINCE, fund, 12_345_00),
-            created_by=ctx.user("finance", PROVINCE),
-            effective_date=ctx.effective_date,
-            memo="entered twice by mistake",
-        )
-        s.commit()
-    reply = ctx.call(
+    maker, checker = ctx.user("finance", PROVINCE), ctx.user("finance", PROVINCE, 2)
+    wrong = ctx.call(
         "POST",
-        f"/entries/{wrong.id}/reversal",
-        user=ctx.user("finance", PROVINCE, 2),
-        key=f"reverse-{wrong.id}",
-        json={"memo": "duplicate allocation"},
+        "/documents/allocations",
+        user=maker,
+        key="wrong-allocation",
+        json={
+            "number": f"粤财社〔{ctx.effective_date.year}〕{ctx.tag}-重复号",
+            "fiscal_year": ctx.effective_date.year,
+            "amount": "12345.00",
+            "fund": fund,
+            "effective_date": ctx.effective_date.isoformat(),
+            "memo": "entered twice by mistake",
+        },
     ).json()
-    return {"reversed_entry": wrong.id, "reversal_entry": reply["entry_id"]}
+    posted = ctx.call(
+        "POST", f"/documents/{wrong['id']}/approval", user=checker, key=f"approve-{wrong['id']}"
+    ).json()["document"]
+    reversal = ctx.call(
+        "POST",
+        f"/entries/{posted['entry_ids'][0]}/reversal",
+        user=maker,
+        key=f"reverse-{wrong['id']}",
+        json={"reason": "重复拨付，予以冲销"},
+    ).json()
+    approved = ctx.call(
+        "POST",
+        f"/documents/{reversal['id']}/approval",
+        user=checker,
+        key=f"approve-{reversal['id']}",
+    ).json()["document"]
+    original = ctx.call("GET", f"/documents/{wrong['id']}", user=maker).json()
+    return {
+        "mistaken_document": wrong["id"],
+        "reversed_entry": posted["entry_ids"][0],
+        "reversal_document": reversal["id"],
+        "reversal_drafted_by": reversal["created_by"],
+        "reversal_approved_by": approved["approved_by"],
+        "reversal_entries": approved["entry_ids"],
+        "original_status": original["status"],
+    }
 
 
 def stage_close_period(ctx: DemoContext) -> dict[str, Any]:
@@ -297,7 +327,9 @@ def run_demo(
     engine: Engine | None = None,
 ) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    engine = engine or db.get_engine()
+    if engine is None:
+        db.upgrade(db.database_url())  # migrations as the owner; the demo runs as the app role
+        engine = db.get_engine()
     today = date.today()
     ctx = DemoContext(
         engine=engine,

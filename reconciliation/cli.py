@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ledger.db import session_scope
+from ledger.db import get_engine
 from ledger.errors import DomainError
+from ledger.uow import operator_write
 from reconciliation import service
 
 console = Console(stderr=True)
@@ -28,22 +29,29 @@ def import_file(
     user: Annotated[str | None, typer.Option(help="Recorded as the uploader")] = None,
 ) -> None:
     """Store FILE as received and settle the payouts it answers, in one transaction."""
-    with session_scope() as session:
-        try:
-            result = service.import_bank_file(
-                session,
-                data=file.read_bytes(),
-                uploaded_by=user or f"cli:{getpass.getuser()}",
+    data = file.read_bytes()
+    operator = user or f"cli:{getpass.getuser()}"
+    try:
+        result = operator_write(
+            get_engine(),
+            action="cli:reconcile import",
+            operator=operator,
+            object_type="bank_file",
+            work=lambda s: service.import_bank_file(
+                s,
+                data=data,
+                uploaded_by=operator,
                 bank_code=bank,
                 batch_id=batch,
                 county=county,
                 fund=fund,
                 filename=file.name,
-            )
-        except DomainError as exc:
-            print(json.dumps(exc.body(), ensure_ascii=False, indent=2))
-            console.print(f"[red]not applied[/red]: {exc.message}")
-            raise typer.Exit(1) from None
+            ),
+        )
+    except DomainError as exc:
+        print(json.dumps(exc.body(), ensure_ascii=False, indent=2))
+        console.print(f"[red]not applied[/red]: {exc.message}")
+        raise typer.Exit(1) from None
     print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     verb = "already imported as" if result["replayed"] else "imported as"
     console.print(f"[green]{verb} bank file {result['file_id']}[/green] ({result['status']})")

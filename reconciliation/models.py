@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.money import fen_to_str
 
@@ -80,8 +80,15 @@ class ExceptionPublic(BaseModel):
     raw_text: str | None
     suspense: str
     status: str
+    proposed_action: str | None = None
+    proposed_payout_id: int | None = None
+    proposed_reason: str | None = None
+    proposed_by: str | None = None
+    proposed_at: datetime | None = None
     resolved_by: str | None
     resolution_reason: str | None
+    resolution_entry_id: int | None = None
+    matched_payout_id: int | None = None
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ExceptionPublic:
@@ -92,14 +99,14 @@ class ExceptionPublic(BaseModel):
 
 
 class ResolutionCreate(BaseModel):
-    action: Literal["match", "refer", "write_off"]
-    reason: str = Field(min_length=1, max_length=500)
+    """A proposed resolution; it takes effect when a second user approves it."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["match", "refer", "write_off"] = Field(examples=["match"])
+    reason: str = Field(min_length=1, max_length=500, examples=["户名核对一致，人工匹配"])
     payout_id: int | None = Field(None, description="for action=match: the payout the line is")
 
 
-class ResolutionPublic(BaseModel):
-    exception_id: int
-    status: str
-    resolved_by: str
-    entry_id: int | None
-    payout_id: int | None
+class ProposalDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500, examples=["应退回银行核实"])

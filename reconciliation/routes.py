@@ -6,18 +6,25 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from ledger.access.deps import CurrentUser, IdempotencyKey, SessionDep, require_role
+from ledger.access.deps import (
+    CurrentUser,
+    IdempotencyKey,
+    RequestWrite,
+    SessionDep,
+    Write,
+    require_role,
+)
+from ledger.access.service import Principal
 from ledger.config import get_settings
 from ledger.errors import ERROR_RESPONSES, PayloadTooLarge
-from ledger.journal import idempotency
 from reconciliation import service
 from reconciliation.models import (
     BankFilePublic,
     ExceptionPublic,
+    ProposalDecision,
     ResolutionCreate,
-    ResolutionPublic,
 )
 
 router = APIRouter(tags=["reconciliation"], responses=ERROR_RESPONSES)
@@ -42,6 +49,19 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def bank_uploader(user: CurrentUser) -> Principal:
+    """Authorise before the file is read: a refusal is a 403, never a 413 or 422."""
+    require_role(user, "bank")
+    return user
+
+
+async def uploaded_file(
+    request: Request, user: Annotated[Principal, Depends(bank_uploader)]
+) -> bytes:
+    """The raw body, read off the event loop's socket with its size bounded as it streams."""
+    return await _read_limited(request, get_settings().max_upload_bytes)
+
+
 @router.post(
     "/bank-files",
     response_model=BankFilePublic,
@@ -55,11 +75,11 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         }
     },
 )
-async def upload_bank_file(
+def upload_bank_file(
     request: Request,
     response: Response,
-    session: SessionDep,
-    user: CurrentUser,
+    user: Annotated[Principal, Depends(bank_uploader)],
+    data: Annotated[bytes, Depends(uploaded_file)],
     key: IdempotencyKey,
     batch_id: Annotated[int | None, Query(description="the batch the file answers")] = None,
     county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="camt.053 only")] = None,
@@ -68,35 +88,28 @@ async def upload_bank_file(
 ) -> BankFilePublic:
     """Upload a return file (CSV 回盘, pain.002, camt.054) or a camt.053 statement, as received.
 
-    The same bytes again return the first import (200) and apply nothing.
-    """
-    require_role(user, "bank")
-    data = await _read_limited(request, get_settings().max_upload_bytes)
+    The same bytes again return the first import (200) and apply nothing; a replay of the same
+    key answers as the first time did."""
     body = {"sha256": hashlib.sha256(data).hexdigest(), "batch_id": batch_id, "county": county}
-    stored = idempotency.claim(session, key=key, operation="bank_file.upload", body=body)
-    if stored:
-        response.status_code = 200
-        return BankFilePublic(**stored)
-    # The claim commits or rolls back with the file itself.
-    result = service.import_bank_file(
-        session,
-        data=data,
-        uploaded_by=user.username,
-        principal=user,
-        batch_id=batch_id,
-        county=county,
-        fund=fund,
-        filename=filename,
+    result = RequestWrite(request, response, user, key).run(
+        lambda s: BankFilePublic.of(
+            service.import_bank_file(
+                s,
+                data=data,
+                uploaded_by=user.username,
+                principal=user,
+                batch_id=batch_id,
+                county=county,
+                fund=fund,
+                filename=filename,
+            )
+        ).model_dump(mode="json"),
+        operation="bank_file.upload",
+        body=body,
+        status_code=lambda r: 200 if r["replayed"] else 201,
+        audit_object=lambda r: ("bank_file", r["file_id"]),
     )
-    public = BankFilePublic.of(result)
-    if result["replayed"]:
-        response.status_code = 200
-    else:
-        idempotency.record(
-            session, key=key, response=public.model_dump(mode="json"), status_code=201
-        )
-        session.commit()
-    return public
+    return BankFilePublic(**result)
 
 
 @router.get("/bank-files/{file_id}", response_model=BankFilePublic)
@@ -129,33 +142,69 @@ def read_exceptions(
     return [ExceptionPublic.of(r) for r in rows]
 
 
+def _decider(user: Principal) -> None:
+    require_role(user, "civil_affairs", "finance", "admin")
+
+
 @router.post(
     "/reconciliation/exceptions/{exception_id}/resolution",
-    response_model=ResolutionPublic,
+    response_model=ExceptionPublic,
     status_code=201,
 )
-def resolve(
-    exception_id: int,
-    body: ResolutionCreate,
-    session: SessionDep,
-    user: CurrentUser,
-    key: IdempotencyKey,
-) -> ResolutionPublic:
-    """Match by hand, refer, or write off to suspense, with a reason; not by the uploader."""
-    require_role(user, "civil_affairs", "finance", "admin")
-    stored = idempotency.claim(
-        session, key=key, operation=f"recon_exception:{exception_id}", body=body.model_dump()
+def propose(
+    exception_id: int, body: ResolutionCreate, user: CurrentUser, write: Write
+) -> ExceptionPublic:
+    """Propose a resolution (match by hand, refer, write off to suspense) with a reason; not by
+    the uploader. Nothing posts until a second user approves it."""
+    _decider(user)
+    result = write.run(
+        lambda s: service.propose_resolution(
+            s,
+            exception_id=exception_id,
+            action=body.action,
+            reason=body.reason,
+            payout_id=body.payout_id,
+            principal=user,
+        ),
+        operation=f"recon_exception.propose:{exception_id}",
+        body=body.model_dump(),
+        status_code=201,
     )
-    if stored is not None:
-        return ResolutionPublic(**stored)
-    result = service.resolve_exception(
-        session,
-        exception_id=exception_id,
-        action=body.action,
-        reason=body.reason,
-        payout_id=body.payout_id,
-        principal=user,
+    return ExceptionPublic.of(result)
+
+
+@router.post(
+    "/reconciliation/exceptions/{exception_id}/resolution/approval",
+    response_model=ExceptionPublic,
+)
+def approve_resolution(exception_id: int, user: CurrentUser, write: Write) -> ExceptionPublic:
+    """Approve the proposed resolution: a user who is neither its proposer nor the file's
+    uploader. A hand match posts its settlement here."""
+    _decider(user)
+    result = write.run(
+        lambda s: service.decide_resolution(
+            s, exception_id=exception_id, principal=user, approve=True
+        ),
+        operation=f"recon_exception.approve:{exception_id}",
+        body={"exception_id": exception_id},
     )
-    idempotency.record(session, key=key, response=result, status_code=201)
-    session.commit()
-    return ResolutionPublic(**result)
+    return ExceptionPublic.of(result)
+
+
+@router.post(
+    "/reconciliation/exceptions/{exception_id}/resolution/rejection",
+    response_model=ExceptionPublic,
+)
+def reject_resolution(
+    exception_id: int, body: ProposalDecision, user: CurrentUser, write: Write
+) -> ExceptionPublic:
+    """Turn the proposal down with a reason; the exception stays open for a new proposal."""
+    _decider(user)
+    result = write.run(
+        lambda s: service.decide_resolution(
+            s, exception_id=exception_id, principal=user, approve=False, reason=body.reason
+        ),
+        operation=f"recon_exception.reject:{exception_id}",
+        body=body.model_dump(),
+    )
+    return ExceptionPublic.of(result)

@@ -60,35 +60,6 @@ def _rejected(exc: FileRejected) -> ValidationFailed:
     )
 
 
-def _audit(
-    session: Session,
-    *,
-    who: Principal | None,
-    username: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    detail: dict[str, Any],
-) -> None:
-    session.execute(
-        text(
-            "INSERT INTO audit_log (user_id, username, bureau_id, role, action, object_type, "
-            "object_id, outcome, detail) VALUES (:u, :n, :b, :r, :a, :ot, :oid, 'accepted', "
-            "CAST(:d AS jsonb))"
-        ),
-        {
-            "u": who.user_id if who else None,
-            "n": username,
-            "b": who.bureau_id if who else None,
-            "r": who.role if who else None,
-            "a": action,
-            "ot": object_type,
-            "oid": object_id,
-            "d": json.dumps(detail, ensure_ascii=False, default=str),
-        },
-    )
-
-
 # ---- import ----------------------------------------------------------------------------------
 
 
@@ -119,7 +90,6 @@ def import_bank_file(
         text("SELECT result FROM bank_file WHERE sha256 = :s"), {"s": sha}
     ).first()
     if first is not None:
-        session.rollback()
         return {**first.result, "replayed": True}
     if not data:
         raise ValidationFailed("the file is empty", [{"line": 1, "reason": "no content"}])
@@ -132,7 +102,6 @@ def import_bank_file(
                 pass
             check_totals(parsed)
     except FileRejected as exc:
-        session.rollback()
         raise _rejected(exc) from None
     ctx = _FileContext(session, data=data, sha=sha, parsed=parsed, uploaded_by=uploaded_by)
     ctx.principal = principal
@@ -144,12 +113,7 @@ def import_bank_file(
         else:
             result = ctx.settle(batch_id=batch_id)
     except FileRejected as exc:
-        session.rollback()
         raise _rejected(exc) from None
-    except Exception:
-        session.rollback()
-        raise
-    session.commit()
     return {**result, "replayed": False}
 
 
@@ -634,15 +598,6 @@ class _FileContext:
             counts=json.dumps(result.get("counts", {})),
             result=json.dumps(result, ensure_ascii=False, default=str),
         )
-        _audit(
-            self.session,
-            who=self.principal,
-            username=self.uploaded_by,
-            action="bank_file.import",
-            object_type="bank_file",
-            object_id=str(self.file_id),
-            detail={"sha256": self.sha, "kind": self.kind, "status": status},
-        )
 
     # -- statements ----------------------------------------------------------------------------
 
@@ -827,17 +782,10 @@ def list_exceptions(
 # ---- resolution ------------------------------------------------------------------------------
 
 
-def resolve_exception(
-    session: Session,
-    *,
-    exception_id: int,
-    action: str,
-    reason: str,
-    principal: Principal,
-    payout_id: int | None = None,
-) -> dict[str, Any]:
-    """Match by hand, refer, or write off to suspense: once, with a reason, by someone other
-    than the uploader; the resolution is posted (when it moves money) and audited."""
+_RESOLVED = {"match": "matched", "refer": "referred", "write_off": "written_off"}
+
+
+def _locked_exception(session: Session, exception_id: int, principal: Principal) -> Any:
     x = session.execute(
         text(
             "SELECT x.*, f.uploaded_by, f.bank_code FROM recon_exception x "
@@ -853,28 +801,86 @@ def resolve_exception(
         raise Conflict(f"exception {exception_id} was already resolved ({x.status})")
     if principal.username == x.uploaded_by:
         raise Forbidden(
-            "the person who uploaded the file cannot resolve its exceptions",
+            "the person who uploaded the file cannot decide its exceptions",
             [{"field": "user", "reason": "same person as the uploader"}],
+        )
+    return x
+
+
+def propose_resolution(
+    session: Session,
+    *,
+    exception_id: int,
+    action: str,
+    reason: str,
+    principal: Principal,
+    payout_id: int | None = None,
+) -> dict[str, Any]:
+    """Propose how an exception is resolved (match by hand, refer, write off to suspense), with
+    a reason. Nothing posts: a second user who is neither the proposer nor the uploader approves
+    it. A new proposal replaces an undecided one."""
+    if action not in _RESOLVED:
+        raise ValidationFailed(
+            "action must be match, refer or write_off", [{"field": "action", "reason": "unknown"}]
         )
     if not reason.strip():
         raise ValidationFailed("a reason is required", [{"field": "reason", "reason": "empty"}])
+    x = _locked_exception(session, exception_id, principal)
+    if action == "match":
+        _check_match(session, x, payout_id, principal)
+    elif action == "write_off" and not x.suspense_fen:
+        raise ValidationFailed(
+            "nothing of this line sits in suspense: refer it instead",
+            [{"field": "action", "reason": "no suspense to write off"}],
+        )
+    session.execute(
+        text(
+            "UPDATE recon_exception SET proposed_action = :a, proposed_payout_id = :p, "
+            "proposed_reason = :r, proposed_by = :by, proposed_at = now() WHERE id = :i"
+        ),
+        {
+            "a": action,
+            "p": payout_id if action == "match" else None,
+            "r": reason.strip(),
+            "by": principal.username,
+            "i": x.id,
+        },
+    )
+    return get_exception(session, exception_id=x.id)
+
+
+def decide_resolution(
+    session: Session, *, exception_id: int, principal: Principal, approve: bool, reason: str = ""
+) -> dict[str, Any]:
+    """Approve the proposal (it posts when it moves money) or turn it down (the exception stays
+    open, free for a new proposal). The decider is neither the proposer nor the uploader."""
+    x = _locked_exception(session, exception_id, principal)
+    if x.proposed_by is None:
+        raise Conflict(
+            f"exception {exception_id} has no proposal to decide",
+            [{"field": "proposal", "reason": "none"}],
+        )
+    if principal.username == x.proposed_by:
+        raise Forbidden(
+            "the proposer of a resolution cannot approve it: a second user must",
+            [{"field": "user", "reason": "same person as the proposer"}],
+        )
+    if not approve:
+        if not reason.strip():
+            raise ValidationFailed("a reason is required", [{"field": "reason", "reason": "empty"}])
+        session.execute(
+            text(
+                "UPDATE recon_exception SET proposed_action = NULL, proposed_payout_id = NULL, "
+                "proposed_reason = NULL, proposed_by = NULL, proposed_at = NULL WHERE id = :i"
+            ),
+            {"i": x.id},
+        )
+        return {**get_exception(session, exception_id=x.id), "turned_down_because": reason.strip()}
     entry_id: int | None = None
     matched: int | None = None
-    if action == "match":
-        entry_id, matched = _match_by_hand(session, x, payout_id, principal, reason)
-        status = "matched"
-    elif action == "refer":
-        status = "referred"
-    elif action == "write_off":
-        if not x.suspense_fen:
-            raise ValidationFailed(
-                "nothing of this line sits in suspense: refer it instead",
-                [{"field": "action", "reason": "no suspense to write off"}],
-            )
-        status = "written_off"  # the money stays in 暂存款 for the finance bureau to place
-    else:
-        raise ValidationFailed(
-            "action must be match, refer or write_off", [{"field": "action", "reason": "unknown"}]
+    if x.proposed_action == "match":
+        entry_id, matched = _match_by_hand(
+            session, x, x.proposed_payout_id, principal, x.proposed_reason
         )
     session.execute(
         text(
@@ -882,36 +888,34 @@ def resolve_exception(
             "resolution_reason = :r, resolution_entry_id = :e, matched_payout_id = :p WHERE id = :i"
         ),
         {
-            "st": status,
+            "st": _RESOLVED[x.proposed_action],
             "by": principal.username,
-            "r": reason,
+            "r": x.proposed_reason,
             "e": entry_id,
             "p": matched,
             "i": x.id,
         },
     )
-    result = {
-        "exception_id": x.id,
-        "status": status,
-        "resolved_by": principal.username,
-        "entry_id": entry_id,
-        "payout_id": matched,
-    }
-    _audit(
-        session,
-        who=principal,
-        username=principal.username,
-        action=f"recon_exception.{action}",
-        object_type="recon_exception",
-        object_id=str(x.id),
-        detail={**result, "reason": reason},
+    return get_exception(session, exception_id=x.id)
+
+
+def get_exception(session: Session, *, exception_id: int) -> dict[str, Any]:
+    row = (
+        session.execute(
+            text(
+                "SELECT x.*, f.uploaded_by FROM recon_exception x JOIN bank_file f "
+                "ON f.id = x.bank_file_id WHERE x.id = :i"
+            ),
+            {"i": exception_id},
+        )
+        .mappings()
+        .one()
     )
-    return result
+    return dict(row)
 
 
-def _match_by_hand(
-    session: Session, x: Any, payout_id: int | None, principal: Principal, reason: str
-) -> tuple[int, int]:
+def _check_match(session: Session, x: Any, payout_id: int | None, principal: Principal) -> Any:
+    """What a hand match needs, checked when it is proposed and again when it is approved."""
     if x.problem != "unmatched":
         raise ValidationFailed(
             f"a {x.problem} line cannot be matched by hand: refer it",
@@ -952,6 +956,13 @@ def _match_by_hand(
             "the line's money sits in the suspense of another county or fund",
             [{"field": "payout_id", "reason": "other books"}],
         )
+    return p, action, parked
+
+
+def _match_by_hand(
+    session: Session, x: Any, payout_id: int | None, principal: Principal, reason: str
+) -> tuple[int, int]:
+    p, action, parked = _check_match(session, x, payout_id, principal)
     posted = journal.post_entry(
         session,
         kind="settlement",

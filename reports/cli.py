@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
-from ledger.db import session_scope
+from ledger.db import get_engine
+from ledger.uow import operator_write
 from reports import service
 
 console = Console(stderr=True)
@@ -18,6 +21,20 @@ JurisdictionOpt = Annotated[str, typer.Option("--jurisdiction", help="Division c
 PeriodOpt = Annotated[str, typer.Option("--period", help="YYYYMM")]
 OutOpt = Annotated[Path, typer.Option("--out", help="PDF file to write")]
 ByOpt = Annotated[str, typer.Option("--by", help="Recorded as who generated the file")]
+
+
+def _recorded(
+    action: str, by: str, build: Callable[[Session], service.BuiltReport]
+) -> service.BuiltReport:
+    """Build in a unit of work: the report's record and its audit row commit together."""
+    built: list[service.BuiltReport] = []
+
+    def work(s: Session) -> dict[str, int]:
+        built.append(build(s))
+        return {"record_id": built[0].record_id}
+
+    operator_write(get_engine(), action=action, operator=by, object_type="report_record", work=work)
+    return built[0]
 
 
 def _done(built: service.BuiltReport, out: Path) -> None:
@@ -37,18 +54,22 @@ def disclosure(
     by: ByOpt = "cli",
 ) -> None:
     """The public disclosure (公示) of one jurisdiction, fund and period."""
-    with session_scope() as session:
-        built = service.build_disclosure(
-            session, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=by
-        )
+    built = _recorded(
+        "cli:report disclosure",
+        by,
+        lambda s: service.build_disclosure(
+            s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=by
+        ),
+    )
     _done(built, out)
 
 
 @report_app.command("audit")
 def audit(jurisdiction: JurisdictionOpt, period: PeriodOpt, out: OutOpt, by: ByOpt = "cli") -> None:
     """The audit report (审计报告) of one jurisdiction and period."""
-    with session_scope() as session:
-        built = service.build_audit(
-            session, jurisdiction=jurisdiction, period=period, generated_by=by
-        )
+    built = _recorded(
+        "cli:report audit",
+        by,
+        lambda s: service.build_audit(s, jurisdiction=jurisdiction, period=period, generated_by=by),
+    )
     _done(built, out)

@@ -37,7 +37,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.checks.model import Finding
-from ledger.journal import idempotency
 from ledger.money import fen_to_str
 from reports.scope import Scope, add_months
 
@@ -331,9 +330,7 @@ def all_findings(session: Session, scope: Scope) -> list[Finding]:
     )
 
 
-def run_findings(
-    session: Session, *, scope: Scope, run_by: str, idempotency_key: str | None = None
-) -> dict[str, Any]:
+def run_findings(session: Session, *, scope: Scope, run_by: str) -> dict[str, Any]:
     """Evaluate the rules and store the run and its findings in one transaction."""
     thresholds = load_thresholds()
     found = evaluate(session, scope, thresholds)
@@ -384,9 +381,6 @@ def run_findings(
         "finding_count": len(found),
         "chain_head": head,
     }
-    if idempotency_key is not None:
-        idempotency.record(session, key=idempotency_key, response=result, status_code=201)
-    session.commit()
     return result
 
 

@@ -8,17 +8,19 @@ authenticated user whose scope covers the jurisdiction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
 
 from ledger.access.deps import (
     AUDIT_ACTION,
     CurrentUser,
-    IdempotencyKey,
     SessionDep,
+    Write,
+    request_unit_of_work,
     require_public_scope,
     require_role,
     require_scope,
@@ -26,7 +28,6 @@ from ledger.access.deps import (
 from ledger.access.service import Principal
 from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ERROR_RESPONSES, Forbidden
-from ledger.journal import idempotency
 from ledger.jurisdictions.service import get_jurisdiction
 from reports import findings, service
 from reports.models import (
@@ -38,6 +39,7 @@ from reports.models import (
 )
 from reports.scope import Scope, check_period
 
+T = TypeVar("T")
 router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
 CodeQuery = Annotated[str, Query(pattern=r"^[0-9]{6}$", examples=["440103"])]
 PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN, examples=["202406"])]
@@ -79,7 +81,7 @@ def _stream(built: service.BuiltReport, media_type: str) -> StreamingResponse:
 
 @router.get("/reports/disclosure", response_class=StreamingResponse, responses=PDF_RESPONSE)
 def download_disclosure(
-    session: SessionDep,
+    request: Request,
     user: CurrentUser,
     jurisdiction: CodeQuery,
     fund: str,
@@ -87,20 +89,28 @@ def download_disclosure(
 ) -> StreamingResponse:
     """The disclosure (公示) PDF: masked names, household size and amount, by township and village."""
     require_public_scope(user, jurisdiction)
-    built = service.build_disclosure(
-        session, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=user.username
+    built = _recorded(
+        request,
+        user,
+        lambda s: service.build_disclosure(
+            s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=user.username
+        ),
     )
     return _stream(built, "application/pdf")
 
 
 @router.get("/reports/audit", response_class=StreamingResponse, responses=PDF_RESPONSE)
 def download_audit(
-    session: SessionDep, user: CurrentUser, jurisdiction: CodeQuery, period: PeriodQuery
+    request: Request, user: CurrentUser, jurisdiction: CodeQuery, period: PeriodQuery
 ) -> StreamingResponse:
     """The audit (审计) PDF: fund flow, trial balances, outcomes, ageing, findings, integrity."""
     require_audit_reader(user, jurisdiction)
-    built = service.build_audit(
-        session, jurisdiction=jurisdiction, period=period, generated_by=user.username
+    built = _recorded(
+        request,
+        user,
+        lambda s: service.build_audit(
+            s, jurisdiction=jurisdiction, period=period, generated_by=user.username
+        ),
     )
     return _stream(built, "application/pdf")
 
@@ -150,15 +160,19 @@ def list_findings(
 
 @router.get("/jurisdictions/{code}/findings.csv", responses={200: {"content": {"text/csv": {}}}})
 def export_findings(
-    code: str, session: SessionDep, user: CurrentUser, period: PeriodQuery
+    request: Request, code: str, session: SessionDep, user: CurrentUser, period: PeriodQuery
 ) -> Response:
     """Every finding as CSV (UTF-8 with BOM for Excel; formula-like cells neutralised)."""
     require_audit_reader(user, code)
     get_jurisdiction(session, code)
     scope = Scope(code, check_period(period))
     payload = findings.findings_csv(findings.all_findings(session, scope))
-    record = service.record_findings_export(
-        session, scope=scope, payload=payload, generated_by=user.username
+    record = _recorded(
+        request,
+        user,
+        lambda s: service.record_findings_export(
+            s, scope=scope, payload=payload, generated_by=user.username
+        ),
     )
     return Response(
         payload,
@@ -177,21 +191,29 @@ def export_findings(
     openapi_extra=AUDIT_ACTION,
 )
 def create_findings_run(
-    code: str,
-    body: FindingRunCreate,
-    session: SessionDep,
-    user: CurrentUser,
-    key: IdempotencyKey,
+    code: str, body: FindingRunCreate, session: SessionDep, user: CurrentUser, write: Write
 ) -> FindingRunPublic:
     """Evaluate the rules and store the run, so the findings of that day stay on record."""
     require_audit_reader(user, code)
     get_jurisdiction(session, code)
-    stored = idempotency.claim(
-        session, key=key, operation=f"findings_run:{code}", body=body.model_dump()
-    )
-    if stored is not None:
-        return FindingRunPublic(**stored)
-    result = findings.run_findings(
-        session, scope=Scope(code, body.period), run_by=user.username, idempotency_key=key
+    result = write.run(
+        lambda s: findings.run_findings(s, scope=Scope(code, body.period), run_by=user.username),
+        operation=f"findings_run:{code}",
+        body=body.model_dump(),
+        status_code=201,
+        audit_object=lambda r: ("finding_run", r["run_id"]),
     )
     return FindingRunPublic(**result)
+
+
+def _recorded(request: Request, user: Principal, build: Callable[[Session], T]) -> T:
+    """Build a report file in a unit of work: its record (who, when, SHA-256, chain head) and
+    the audit row commit together; a build that fails records nothing but the refusal."""
+    built: list[T] = []
+
+    def work(s: Session) -> dict[str, Any]:
+        built.append(build(s))
+        return {}
+
+    request_unit_of_work(request, user).run(work, operation="report", key=None)
+    return built[0]

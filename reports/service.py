@@ -91,7 +91,6 @@ def _finish(
             "by": generated_by,
         },
     ).scalar_one()
-    session.commit()
     return BuiltReport(file, int(record_id), kind, digest.hexdigest(), size, filename, figures)
 
 

@@ -70,6 +70,7 @@ def load_schema(**kwargs: Any) -> None:
     engine = db.make_engine(url, poolclass=NullPool)
     with Session(engine) as session:
         seed_reference_data(session=session)
+        session.commit()
     engine.dispose()
 
 
@@ -90,8 +91,15 @@ def db_url(postgresql: Any) -> str:
 
 
 @pytest.fixture
+def owner_url(db_url: str) -> str:
+    """The database owner's URL: for migrations, and for tests that tamper as a superuser."""
+    return db_url
+
+
+@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.make_engine(db_url)
+    """The service's engine: logged in as the application role, as in production."""
+    eng = db.make_engine(db.app_url(db_url))
     yield eng
     eng.dispose()
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.access import service as access
+from ledger.access.service import Principal
 from ledger.domain import allocation_lines, transfer_lines
 from ledger.journal.service import post_entry
 
@@ -150,3 +154,65 @@ def released_batch(
     )
     session.commit()
     return int(batch)
+
+
+def principal_of(session: Session, user: TestUser) -> Principal:
+    """The service-level principal of a test user (what the API authenticates it as)."""
+    row = session.execute(
+        text(
+            "SELECT u.id, u.role, b.id AS bureau, b.jurisdiction_code, b.bank_code FROM app_user u "
+            "JOIN bureau b ON b.id = u.bureau_id WHERE u.username = :u"
+        ),
+        {"u": user.username},
+    ).one()
+    return Principal(
+        row.id, user.username, row.role, row.bureau, row.jurisdiction_code, row.bank_code
+    )
+
+
+def finance_pair(session: Session, jurisdiction: str) -> tuple[Principal, Principal]:
+    """A maker and a checker of one finance bureau."""
+    return (
+        principal_of(session, make_user(session, "finance", jurisdiction)),
+        principal_of(session, make_user(session, "finance", jurisdiction)),
+    )
+
+
+def posted_document(
+    session: Session,
+    maker: Principal,
+    checker: Principal,
+    *,
+    amount_fen: int,
+    fund: str,
+    doc_type: str = "allocation",
+    to_jurisdiction: str | None = None,
+) -> dict[str, Any]:
+    """A document drafted by ``maker`` and approved (posted) by ``checker``, through the services."""
+    from ledger.documents import service as documents
+
+    doc = documents.create_document(
+        session,
+        principal=maker,
+        doc_type=doc_type,
+        number=f"T-{next(_n)}",
+        fiscal_year=date.today().year,
+        amount_fen=amount_fen,
+        fund=fund,
+        to_jurisdiction=to_jurisdiction,
+    )
+    approved = documents.approve_document(session, principal=checker, document_id=doc["id"])
+    session.commit()
+    return dict(approved["document"])
+
+
+def reversed_by_documents(
+    session: Session, maker: Principal, checker: Principal, entry_id: int, reason: str = "冲销"
+) -> dict[str, Any]:
+    """The reversal of ``entry_id``: drafted by ``maker``, approved by ``checker``."""
+    from ledger.documents import service as documents
+
+    draft = documents.create_reversal(session, principal=maker, entry_id=entry_id, reason=reason)
+    approved = documents.approve_document(session, principal=checker, document_id=draft["id"])
+    session.commit()
+    return dict(approved["document"])

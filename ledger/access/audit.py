@@ -1,8 +1,9 @@
 """The audit log (审计日志): one append-only row for every request that changes or tries to change
 anything — who, bureau, role, action, object, request id, client address, time and outcome.
 
-Each row is written in its own short transaction after the response is known, so the rollback
-of a refused request cannot take its record with it.
+An accepted write's row is written by its unit of work (``ledger.uow``) in the write's own
+transaction; a refusal's row is written here, in its own short transaction after the response is
+known, so the rollback of a refused request cannot take its record with it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def record_audit(
     action: str,
     outcome: str,
     principal: Principal | None = None,
+    username: str | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
     request_id: str | None = None,
@@ -54,7 +56,7 @@ def record_audit(
         ),
         {
             "uid": principal.user_id if principal and principal.user_id else None,
-            "un": principal.username if principal else None,
+            "un": principal.username if principal else username,
             "bid": principal.bureau_id if principal and principal.bureau_id else None,
             "role": principal.role if principal else None,
             "action": action,
@@ -69,12 +71,11 @@ def record_audit(
     )
 
 
-def set_audit_object(request: Request, object_type: str, object_id: object) -> None:
-    """Name the object a write touched when the path alone does not (e.g. a new document's id)."""
-    request.state.audit_object = (object_type, str(object_id))
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
-def _route_of(request: Request) -> tuple[str, str | None, str | None]:
+def route_of(request: Request) -> tuple[str, str | None, str | None]:
     """(action, object type, object id) from the matched route; unmatched paths keep their text."""
     route = request.scope.get("route")
     if route is None:
@@ -100,6 +101,7 @@ def install_audit_log(app: FastAPI) -> None:
     async def audit_writes(request: Request, call_next):  # type: ignore[no-untyped-def]
         if request.method not in WRITE_METHODS:
             return await call_next(request)
+        # An accepted write's row was written by its unit of work, in its own transaction.
         status_code, error, response = 500, None, None
         try:
             response = await call_next(request)
@@ -108,10 +110,8 @@ def install_audit_log(app: FastAPI) -> None:
             error = type(exc).__name__
             raise
         finally:
-            action, object_type, object_id = _route_of(request)
-            explicit = getattr(request.state, "audit_object", None)
-            if explicit is not None:
-                object_type, object_id = explicit
+            audited = getattr(request.state, "audited", False)
+            action, object_type, object_id = route_of(request)
             row = {
                 "action": action,
                 "outcome": outcome_of(status_code),
@@ -120,7 +120,7 @@ def install_audit_log(app: FastAPI) -> None:
                 "object_id": object_id,
                 "request_id": getattr(request.state, "request_id", None)
                 or request.headers.get("X-Request-ID"),
-                "client_addr": request.client.host if request.client else None,
+                "client_addr": client_address(request),
                 "status_code": status_code,
                 "detail": {
                     "method": request.method,
@@ -131,7 +131,8 @@ def install_audit_log(app: FastAPI) -> None:
             }
             engine = getattr(request.app.state, "engine", None) or get_engine()
             try:
-                await run_in_threadpool(_write, engine, row)
+                if not audited:
+                    await run_in_threadpool(_write, engine, row)
             except Exception as exc:  # the answer must not stand without its record: loud
                 log.exception("could not write the audit log row for %s", action)
                 if response is None or not connection_lost(exc):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ledger.access.service import Principal, authenticate
 from ledger.db import get_engine
 from ledger.errors import Forbidden, Unauthenticated
+from ledger.uow import AuditTrail, UnitOfWork
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 AUDIT_ACTION_KEY = "x-audit-action"
@@ -18,9 +20,13 @@ AUDIT_ACTION = {AUDIT_ACTION_KEY: True}
 """``openapi_extra`` of a write an auditor may make because it changes no books or subledger."""
 
 
+def app_engine(request: Request) -> Engine:
+    return getattr(request.app.state, "engine", None) or get_engine()
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    engine = getattr(request.app.state, "engine", None) or get_engine()
-    with Session(engine, expire_on_commit=False) as session:
+    """A session for the request's reads; writes run in their own unit of work."""
+    with Session(app_engine(request), expire_on_commit=False) as session:
         yield session
 
 
@@ -33,7 +39,6 @@ def current_principal(
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthenticated("send 'Authorization: Bearer <token>'")
     principal = authenticate(session, authorization[7:].strip())
-    session.commit()
     request.state.principal = principal
     # Auditors read and never write: refused here once rather than in every write route. A
     # route that only records an audit act (a findings run) says so with AUDIT_ACTION.
@@ -49,6 +54,71 @@ def current_principal(
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+
+
+def request_unit_of_work(
+    request: Request, principal: Principal, key: str | None = None
+) -> UnitOfWork:
+    """A unit of work for a request: its audit trail (the route, the object, request id, client
+    address); refusals are recorded by the audit middleware, which knows the answer's status."""
+    from ledger.access.audit import client_address, route_of
+
+    action, object_type, object_id = route_of(request)
+    trail = AuditTrail(
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        request_id=getattr(request.state, "request_id", None),
+        client_addr=client_address(request),
+        detail={"method": request.method, "path": request.url.path, "idempotency_key": key},
+    )
+    audit_refusals = request.method in SAFE_METHODS  # the middleware audits only writes
+    return UnitOfWork(
+        app_engine(request), trail=trail, principal=principal, audit_refusals=audit_refusals
+    )
+
+
+class RequestWrite:
+    """The unit of work of one HTTP write: the caller's key, the route's audit trail, and the
+    answer's status and ``Idempotent-Replayed`` header set on the response."""
+
+    def __init__(
+        self, request: Request, response: Response, principal: Principal, key: str
+    ) -> None:
+        self.request, self.response, self.principal, self.key = request, response, principal, key
+
+    def run(
+        self,
+        work: Callable[[Session], Any],
+        *,
+        operation: str,
+        body: Any = None,
+        status_code: int | Callable[[dict[str, Any]], int] = 200,
+        audit_object: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        uow = request_unit_of_work(self.request, self.principal, self.key)
+        written = uow.run(
+            work,
+            operation=operation,
+            key=self.key,
+            body=body,
+            status_code=status_code,
+            audit_object=audit_object,
+        )
+        self.request.state.audited = True
+        self.response.status_code = written.status_code
+        if written.replayed:
+            self.response.headers["Idempotent-Replayed"] = "true"
+        return written.body
+
+
+def request_write(
+    request: Request, response: Response, principal: CurrentUser, key: IdempotencyKey
+) -> RequestWrite:
+    return RequestWrite(request, response, principal, key)
+
+
+Write = Annotated[RequestWrite, Depends(request_write)]
 
 
 def require_role(principal: Principal, *roles: str) -> None:

@@ -39,14 +39,26 @@ def _roster(ctx: DemoContext, i: int, county: str) -> list[RosterRow]:
     return rows
 
 
-def _upload(ctx: DemoContext, county: str, rows: list[RosterRow], key: str) -> dict[str, Any]:
+def _upload(
+    ctx: DemoContext, county: str, rows: list[RosterRow], key: str, *, mode: str = "update"
+) -> dict[str, Any]:
+    """Upload a roster; a replace is previewed first (a dry run) and its exits confirmed with
+    the count the preview gave, as a bureau would."""
+    files = {"file": (f"{county}-花名册.csv", write_roster_csv(rows))}
+    form: dict[str, Any] = {"effective_period": ctx.period, "mode": mode}
+    user = ctx.user("civil_affairs", county)
+    if mode == "replace":
+        preview = ctx.call(
+            "POST",
+            f"/counties/{county}/roster",
+            user=user,
+            key=f"{key}-preview",
+            files=files,
+            data={**form, "dry_run": "true"},
+        ).json()
+        form["confirm_exits"] = str(preview["exited_households"])
     result: dict[str, Any] = ctx.call(
-        "POST",
-        f"/counties/{county}/roster",
-        user=ctx.user("civil_affairs", county),
-        key=key,
-        files={"file": (f"{county}-花名册.csv", write_roster_csv(rows))},
-        data={"effective_period": ctx.period},
+        "POST", f"/counties/{county}/roster", user=user, key=key, files=files, data=form
     ).json()
     return result
 
@@ -166,7 +178,7 @@ def _correct(ctx: DemoContext, county: str, blocking: list[dict[str, Any]], n: i
                 twins = [r for r in rows if listed and r.id_number == listed[0].id_number]
                 drop.add(max(twins, key=lambda r: r.line_no).household_id)
     rosters[county] = [r for r in rows if r.household_id not in drop]
-    _upload(ctx, county, rosters[county], f"roster-{county}-corrected-{n}")
+    _upload(ctx, county, rosters[county], f"roster-{county}-corrected-{n}", mode="replace")
 
 
 def stage_released(ctx: DemoContext) -> dict[str, Any]:
@@ -175,7 +187,7 @@ def stage_released(ctx: DemoContext) -> dict[str, Any]:
     out = ctx.out / "bank"
     out.mkdir(parents=True, exist_ok=True)
     by_rule: dict[str, int] = {}
-    batches = payouts = total = corrected = 0
+    batches = payouts = total = corrected = acknowledged = 0
     for i, county in enumerate(ctx.counties):
         bank = DEMO_BANKS[i % 2][0]
         maker, checker = ctx.user("civil_affairs", county), ctx.user("civil_affairs", county, 2)
@@ -196,14 +208,19 @@ def stage_released(ctx: DemoContext) -> dict[str, Any]:
                 )
                 batch_id = rebuilt.json()["id"]
                 found = _findings(ctx, batch_id, maker)
-            for rule in sorted({f["rule"] for f in found if f["severity"] == "warning"}):
+            warnings = [f["id"] for f in found if f["severity"] == "warning"]
+            if warnings:  # the checker, not the maker, looks at each warning and answers for it
                 ctx.call(
                     "POST",
                     f"/batches/{batch_id}/acknowledgements",
-                    user=maker,
-                    key=f"ack-{batch_id}-{rule}",
-                    json={"rule": rule, "reason": "经乡镇(街道)入户核查，情况属实，准予发放"},
+                    user=checker,
+                    key=f"ack-{batch_id}",
+                    json={
+                        "finding_ids": warnings,
+                        "reason": "经乡镇(街道)入户核查，情况属实，准予发放",
+                    },
                 )
+                acknowledged += len(warnings)
             released = ctx.call(
                 "POST", f"/batches/{batch_id}/release", user=checker, key=f"r-{batch_id}"
             ).json()
@@ -221,6 +238,7 @@ def stage_released(ctx: DemoContext) -> dict[str, Any]:
         "total": fen_to_str(total),
         "findings_by_rule": dict(sorted(by_rule.items())),
         "batches_rebuilt_after_roster_correction": corrected,
+        "warnings_acknowledged_by_a_second_user": acknowledged,
         "bank_files": str(out),
     }
 

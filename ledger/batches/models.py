@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 PERIOD = r"^[0-9]{4}(0[1-9]|1[0-2])$"
 
 
 class BatchCreate(BaseModel):
-    county: str = Field(pattern=r"^[0-9]{6}$")
-    fund: str
-    period: str = Field(pattern=PERIOD)
-    bank_code: str
+    model_config = ConfigDict(extra="forbid")
+    county: str = Field(pattern=r"^[0-9]{6}$", examples=["440103"])
+    fund: str = Field(examples=["urban_minimum_living"])
+    period: str = Field(pattern=PERIOD, examples=["202612"])
+    bank_code: str = Field(examples=["ICBCGD"])
     reissue: list[int] = Field(default_factory=list, description="failed payouts to pay again")
 
 
@@ -49,14 +50,32 @@ class FindingPublic(BaseModel):
 
 
 class Acknowledgement(BaseModel):
-    reason: str = Field(min_length=2, max_length=500)
-    finding_ids: list[int] = Field(default_factory=list)
-    rule: str | None = None
+    """Named warnings of the latest check run, each acknowledged with the reason given, by a user
+    other than the batch's maker. Blocking findings cannot be acknowledged."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500, examples=["已入户核实，家庭人口变化"])
+    finding_ids: list[int] = Field(min_length=1, max_length=1000, examples=[[12, 13]])
 
 
 class Acknowledged(BaseModel):
     batch_id: int
     acknowledged: int
+    finding_ids: list[int]
+
+
+class AcknowledgedWarning(BaseModel):
+    finding_id: int
+    rule: str
+    message: str
+    acknowledged_by: str
+    acknowledged_at: datetime
+    reason: str
+
+
+class CheckRun(BaseModel):
+    batch_id: int
+    findings: dict[str, int]
 
 
 class Released(BaseModel):
@@ -67,6 +86,7 @@ class Released(BaseModel):
     merkle_root: str
     entry_id: int
     entry_hash: str
+    acknowledged_warnings: list[AcknowledgedWarning]
 
 
 class Cancelled(BaseModel):

@@ -10,7 +10,7 @@ from typing import IO, Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from ledger.access.deps import CurrentUser, IdempotencyKey, SessionDep, require_role, require_scope
+from ledger.access.deps import CurrentUser, SessionDep, Write, require_role, require_scope
 from ledger.access.service import Principal
 from ledger.batches import service
 from ledger.batches.instruction_files import write_instruction_csv, write_pain001
@@ -20,6 +20,7 @@ from ledger.batches.models import (
     BatchCreate,
     BatchPublic,
     Cancelled,
+    CheckRun,
     FindingPublic,
     Released,
 )
@@ -53,22 +54,25 @@ def _may_read(user: Principal, batch: dict[str, Any]) -> None:
 
 
 @router.post("/batches", response_model=BatchPublic, status_code=201)
-def build(
-    body: BatchCreate, session: SessionDep, user: CurrentUser, key: IdempotencyKey
-) -> BatchPublic:
+def build(body: BatchCreate, user: CurrentUser, write: Write) -> BatchPublic:
     """Build the month's batch for a county, fund, period and bank from the roster (plus chosen
     reissues), and run the pre-release checks."""
     require_role(user, "civil_affairs")
     require_scope(user, body.county)
-    result = service.build_batch(
-        session,
-        county=body.county,
-        fund=body.fund,
-        period=body.period,
-        bank_code=body.bank_code,
-        reissue=body.reissue,
-        created_by=user.username,
-        key=key,
+    result = write.run(
+        lambda s: service.build_batch(
+            s,
+            county=body.county,
+            fund=body.fund,
+            period=body.period,
+            bank_code=body.bank_code,
+            reissue=body.reissue,
+            created_by=user.username,
+        ),
+        operation="batch_build",
+        body=body.model_dump(),
+        status_code=201,
+        audit_object=lambda b: ("payment_batch", b["id"]),
     )
     return _public(result)
 
@@ -94,48 +98,63 @@ def read_findings(
     ]
 
 
-@router.post("/batches/{batch_id}/checks", status_code=201)
-def recheck(batch_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    """Run the checks again, e.g. after importing a register; acknowledgements carry over."""
+@router.post("/batches/{batch_id}/checks", response_model=CheckRun, status_code=201)
+def recheck(batch_id: int, session: SessionDep, user: CurrentUser, write: Write) -> CheckRun:
+    """Run the checks again, e.g. after importing a register or funding the county; the run is
+    recorded even when it finds nothing, and the latest run decides release."""
     _civil_affairs(user, service.get_batch(session, batch_id))
-    return service.recheck_batch(session, batch_id=batch_id)
+    result = write.run(
+        lambda s: service.recheck_batch(s, batch_id=batch_id, ran_by=user.username),
+        operation=f"batch_checks:{batch_id}",
+        body={"batch_id": batch_id},
+        status_code=201,
+    )
+    return CheckRun(**result)
 
 
 @router.post("/batches/{batch_id}/acknowledgements", response_model=Acknowledged)
 def acknowledge(
-    batch_id: int,
-    body: Acknowledgement,
-    session: SessionDep,
-    user: CurrentUser,
-    key: IdempotencyKey,
+    batch_id: int, body: Acknowledgement, session: SessionDep, user: CurrentUser, write: Write
 ) -> Acknowledged:
-    """Acknowledge warnings (by id, or every warning of a rule) with a reason."""
+    """Acknowledge named warnings with a reason: a civil-affairs user other than the batch's
+    maker. Blocking findings are never acknowledged."""
     _civil_affairs(user, service.get_batch(session, batch_id))
-    result = service.acknowledge(
-        session,
-        batch_id=batch_id,
-        reason=body.reason,
-        by=user.username,
-        finding_ids=body.finding_ids,
-        rule=body.rule,
-        key=key,
+    result = write.run(
+        lambda s: service.acknowledge(
+            s,
+            batch_id=batch_id,
+            finding_ids=body.finding_ids,
+            reason=body.reason,
+            by=user.username,
+        ),
+        operation=f"batch_ack:{batch_id}",
+        body=body.model_dump(),
     )
     return Acknowledged(**result)
 
 
 @router.post("/batches/{batch_id}/release", response_model=Released)
-def release(batch_id: int, session: SessionDep, user: CurrentUser, key: IdempotencyKey) -> Released:
+def release(batch_id: int, session: SessionDep, user: CurrentUser, write: Write) -> Released:
     """Release by a second civil-affairs user: posts Dr in transit / Cr special cash and sends
     every line. Refused while a blocking finding or an unacknowledged warning remains."""
     _civil_affairs(user, service.get_batch(session, batch_id))
-    result = service.release_batch(session, batch_id=batch_id, released_by=user.username, key=key)
+    result = write.run(
+        lambda s: service.release_batch(s, batch_id=batch_id, released_by=user.username),
+        operation=f"batch_release:{batch_id}",
+        body={"batch_id": batch_id},
+    )
     return Released(**result, total=fen_to_str(result["total_fen"]))
 
 
 @router.post("/batches/{batch_id}/cancel", response_model=Cancelled)
-def cancel(batch_id: int, session: SessionDep, user: CurrentUser, key: IdempotencyKey) -> Cancelled:
+def cancel(batch_id: int, session: SessionDep, user: CurrentUser, write: Write) -> Cancelled:
     _civil_affairs(user, service.get_batch(session, batch_id))
-    return Cancelled(**service.cancel_batch(session, batch_id=batch_id, by=user.username, key=key))
+    result = write.run(
+        lambda s: service.cancel_batch(s, batch_id=batch_id, by=user.username),
+        operation=f"batch_cancel:{batch_id}",
+        body={"batch_id": batch_id},
+    )
+    return Cancelled(**result)
 
 
 def _stream(spool: IO[bytes]) -> Iterator[bytes]:

@@ -17,11 +17,10 @@ from sqlalchemy.orm import Session
 from ledger.batches.instruction_files import InstructionHeader, InstructionLine
 from ledger.checks.batch_rules import BatchScope, run_batch_checks, same_person_twice
 from ledger.domain import merkle_root, payout_leaf, release_lines
-from ledger.errors import Conflict, NotFound, ValidationFailed
+from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ledger.journal.service import post_entry
 from ledger.jurisdictions.catalog import resolve_fund
 from ledger.pii import account_key, decrypt
-from ledger.roster.bulk import run_once
 from ledger.roster.service import entitled_sql
 
 _PERIOD_RE = r"^[0-9]{4}(0[1-9]|1[0-2])$"
@@ -56,12 +55,13 @@ def _scope(batch: dict[str, Any]) -> BatchScope:
 
 
 def findings(session: Session, batch_id: int, *, latest_only: bool = True) -> list[dict[str, Any]]:
-    """The batch's findings (of its latest check run unless asked otherwise)."""
+    """The batch's findings (of its latest check run unless asked otherwise: a run that found
+    nothing is a run too, so a batch whose problem was mended has no findings)."""
     rows = session.execute(
         text(
             "SELECT id, rule, severity, message, evidence, run_id, created_at, acknowledged_by, "
             "acknowledged_at, ack_reason FROM finding WHERE batch_id = :b AND (NOT :latest OR "
-            "run_id = (SELECT run_id FROM finding WHERE batch_id = :b ORDER BY id DESC LIMIT 1)) "
+            "run_id = (SELECT run_id FROM check_run WHERE batch_id = :b ORDER BY id DESC LIMIT 1)) "
             "ORDER BY id"
         ),
         {"b": batch_id, "latest": latest_only},
@@ -113,7 +113,6 @@ def build_batch(
     bank_code: str,
     created_by: str,
     reissue: list[int] | None = None,
-    key: str | None = None,
 ) -> dict[str, Any]:
     """One payout per entitled payee of the bank, plus the chosen failed payouts for reissue.
 
@@ -122,19 +121,14 @@ def build_batch(
     spec = resolve_fund(fund)
     if spec is None:
         raise ValidationFailed(f"unknown fund {fund!r}", [{"field": "fund", "reason": "unknown"}])
-    body: dict[str, Any] = {
-        "county": county,
-        "fund": spec.code,
-        "period": period,
-        "bank": bank_code,
-        "reissue": sorted(reissue or []),
-    }
-    return run_once(
+    return _build(
         session,
-        key=key,
-        operation="batch_build",
-        body=body,
-        work=lambda: _build(session, created_by=created_by, **body),
+        county=county,
+        fund=spec.code,
+        period=period,
+        bank=bank_code,
+        reissue=sorted(reissue or []),
+        created_by=created_by,
     )
 
 
@@ -225,7 +219,7 @@ def _build(
         ),
         {"b": batch_id},
     )
-    found = run_batch_checks(session, scope, earlier=duplicates)
+    found = run_batch_checks(session, scope, ran_by=created_by, earlier=duplicates)
     batch = get_batch(session, batch_id)
     return {**_public(batch), "findings": _tally(found)}
 
@@ -241,14 +235,15 @@ def _public(batch: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in batch.items()}
 
 
-def recheck_batch(session: Session, *, batch_id: int) -> dict[str, Any]:
-    """Run the checks again (e.g. after a new death register); earlier acknowledgements of the
-    same rule and evidence carry over, since nothing about them changed."""
+def recheck_batch(session: Session, *, batch_id: int, ran_by: str) -> dict[str, Any]:
+    """Run the checks again (e.g. after a new death register or once the county is funded);
+    the run is recorded even when it finds nothing, and it decides release. Acknowledgements of
+    the same rule and evidence carry over, since nothing about them changed."""
     batch = get_batch(session, batch_id, lock=True)
     if batch["status"] != "draft":
         raise Conflict(f"batch {batch_id} is {batch['status']}; only a draft is checked")
     previous = findings(session, batch_id)
-    found = run_batch_checks(session, _scope(batch))
+    found = run_batch_checks(session, _scope(batch), ran_by=ran_by)
     session.execute(
         text(
             "UPDATE finding f SET acknowledged_by = o.acknowledged_by, acknowledged_at = "
@@ -258,68 +253,73 @@ def recheck_batch(session: Session, *, batch_id: int) -> dict[str, Any]:
         ),
         {"b": batch_id, "old": [f["id"] for f in previous] or [0]},
     )
-    session.commit()
     return {"batch_id": batch_id, "findings": _tally(found)}
 
 
 def acknowledge(
-    session: Session,
-    *,
-    batch_id: int,
-    reason: str,
-    by: str,
-    finding_ids: list[int] | None = None,
-    rule: str | None = None,
-    key: str | None = None,
+    session: Session, *, batch_id: int, finding_ids: list[int], reason: str, by: str
 ) -> dict[str, Any]:
-    """Acknowledge warnings of the latest run, by id or by rule, with a reason."""
+    """Acknowledge named warnings of the latest check run, each with the reason given, by a user
+    other than the batch's maker (the database checks it too). Blocking findings never are."""
     if len(reason.strip()) < 2:
         raise ValidationFailed("a reason is required", [{"field": "reason", "reason": "empty"}])
-    if not finding_ids and not rule:
+    if not finding_ids:
         raise ValidationFailed(
-            "name the findings or a rule", [{"field": "finding_ids", "reason": "empty"}]
+            "name each finding to acknowledge", [{"field": "finding_ids", "reason": "empty"}]
         )
-
-    def work() -> dict[str, Any]:
-        batch = get_batch(session, batch_id, lock=True)
-        if batch["status"] != "draft":
-            raise Conflict(f"batch {batch_id} is {batch['status']}")
-        latest = {f["id"]: f for f in findings(session, batch_id)}
-        targets = [
-            f
-            for f in latest.values()
-            if (finding_ids and f["id"] in finding_ids) or (rule and f["rule"] == rule)
-        ]
-        unknown = sorted(set(finding_ids or []) - set(latest))
-        blocking = [f["id"] for f in targets if f["severity"] == "blocking"]
-        if unknown or blocking:
-            raise ValidationFailed(
-                "only warnings of the batch's latest check run can be acknowledged",
-                [
-                    {
-                        "field": "finding_ids",
-                        "reason": f"finding {i} is not a warning of this batch",
-                    }
-                    for i in unknown + blocking
-                ],
-            )
-        ids = [f["id"] for f in targets if f["acknowledged_by"] is None]
-        session.execute(
-            text(
-                "UPDATE finding SET acknowledged_by = :by, acknowledged_at = now(), ack_reason = :r "
-                "WHERE id = ANY(:ids)"
-            ),
-            {"by": by, "r": reason.strip(), "ids": ids},
+    batch = get_batch(session, batch_id, lock=True)
+    if batch["status"] != "draft":
+        raise Conflict(f"batch {batch_id} is {batch['status']}")
+    if batch["created_by"] == by:
+        raise Forbidden(
+            "the maker of a batch cannot acknowledge its warnings: a second user must",
+            [{"field": "acknowledged_by", "reason": "same person as the batch's maker"}],
         )
-        return {"batch_id": batch_id, "acknowledged": len(ids)}
-
-    return run_once(
-        session,
-        key=key,
-        operation=f"batch_ack:{batch_id}",
-        body={"ids": sorted(finding_ids or []), "rule": rule, "reason": reason},
-        work=work,
+    latest = {f["id"]: f for f in findings(session, batch_id)}
+    problems = [
+        {
+            "field": "finding_ids",
+            "reason": f"finding {i} is not a finding of this batch's latest check run",
+        }
+        for i in finding_ids
+        if i not in latest
+    ] + [
+        {
+            "field": "finding_ids",
+            "reason": f"finding {i} is blocking: mend its cause and re-run the checks",
+        }
+        for i in finding_ids
+        if i in latest and latest[i]["severity"] == "blocking"
+    ]
+    if problems:
+        raise ValidationFailed(
+            "only warnings of the batch's latest check run can be acknowledged", problems
+        )
+    ids = sorted({i for i in finding_ids if latest[i]["acknowledged_by"] is None})
+    session.execute(
+        text(
+            "UPDATE finding SET acknowledged_by = :by, acknowledged_at = now(), ack_reason = :r "
+            "WHERE id = ANY(:ids)"
+        ),
+        {"by": by, "r": reason.strip(), "ids": ids},
     )
+    return {"batch_id": batch_id, "acknowledged": len(ids), "finding_ids": ids}
+
+
+def acknowledged_warnings(session: Session, batch_id: int) -> list[dict[str, Any]]:
+    """The acknowledged warnings of the latest check run: rule, who, when and why."""
+    return [
+        {
+            "finding_id": f["id"],
+            "rule": f["rule"],
+            "message": f["message"],
+            "acknowledged_by": f["acknowledged_by"],
+            "acknowledged_at": f["acknowledged_at"],
+            "reason": f["ack_reason"],
+        }
+        for f in findings(session, batch_id)
+        if f["acknowledged_by"] is not None
+    ]
 
 
 def digest(session: Session, batch_id: int) -> str:
@@ -340,17 +340,11 @@ def release_batch(
     batch_id: int,
     released_by: str,
     effective_date: dt.date | None = None,
-    key: str | None = None,
 ) -> dict[str, Any]:
     """Second person releases: one entry Dr in transit / Cr special cash for the total, committed
-    to the lines' digest; every draft payout moves to sent; reissued originals to reissued."""
-    return run_once(
-        session,
-        key=key,
-        operation=f"batch_release:{batch_id}",
-        body={"batch_id": batch_id},
-        work=lambda: _release(session, batch_id, released_by, effective_date),
-    )
+    to the lines' digest; every draft payout moves to sent; reissued originals to reissued.
+    The answer lists the warnings that were acknowledged, and by whom."""
+    return _release(session, batch_id, released_by, effective_date)
 
 
 def _release(
@@ -443,41 +437,30 @@ def _release(
         "merkle_root": root,
         "entry_id": entry.id,
         "entry_hash": entry.hash,
+        "acknowledged_warnings": acknowledged_warnings(session, batch_id),
     }
 
 
-def cancel_batch(
-    session: Session, *, batch_id: int, by: str, key: str | None = None
-) -> dict[str, Any]:
+def cancel_batch(session: Session, *, batch_id: int, by: str) -> dict[str, Any]:
     """Withdraw a draft: its lines are cancelled (their people free for a new batch)."""
-
-    def work() -> dict[str, Any]:
-        batch = get_batch(session, batch_id, lock=True)
-        if batch["status"] != "draft":
-            raise Conflict(f"batch {batch_id} is {batch['status']}; only a draft can be cancelled")
-        session.execute(text("SET LOCAL ledger.source = 'batch_cancel'"))
-        # A cancelled line never happened: unlink it from the payout it would have reissued so
-        # that payout can still be reissued once.
-        n = session.execute(
-            text(
-                "WITH u AS (UPDATE payout SET state = 'cancelled', reissue_of = NULL, "
-                "updated_at = now() WHERE batch_id = :b AND state = 'draft' RETURNING 1) "
-                "SELECT count(*) FROM u"
-            ),
-            {"b": batch_id},
-        ).scalar_one()
-        session.execute(
-            text("UPDATE payment_batch SET status = 'cancelled' WHERE id = :b"), {"b": batch_id}
-        )
-        return {"batch_id": batch_id, "status": "cancelled", "cancelled_lines": n, "by": by}
-
-    return run_once(
-        session,
-        key=key,
-        operation=f"batch_cancel:{batch_id}",
-        body={"batch_id": batch_id},
-        work=work,
+    batch = get_batch(session, batch_id, lock=True)
+    if batch["status"] != "draft":
+        raise Conflict(f"batch {batch_id} is {batch['status']}; only a draft can be cancelled")
+    session.execute(text("SET LOCAL ledger.source = 'batch_cancel'"))
+    # A cancelled line never happened: unlink it from the payout it would have reissued so
+    # that payout can still be reissued once.
+    n = session.execute(
+        text(
+            "WITH u AS (UPDATE payout SET state = 'cancelled', reissue_of = NULL, "
+            "updated_at = now() WHERE batch_id = :b AND state = 'draft' RETURNING 1) "
+            "SELECT count(*) FROM u"
+        ),
+        {"b": batch_id},
+    ).scalar_one()
+    session.execute(
+        text("UPDATE payment_batch SET status = 'cancelled' WHERE id = :b"), {"b": batch_id}
     )
+    return {"batch_id": batch_id, "status": "cancelled", "cancelled_lines": n, "by": by}
 
 
 # ---- instruction files ---------------------------------------------------------------------

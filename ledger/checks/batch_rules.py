@@ -372,11 +372,26 @@ def store_findings(session: Session, findings: list[Finding], run_id: str) -> No
 
 
 def run_batch_checks(
-    session: Session, batch: BatchScope, *, earlier: list[Finding] | None = None
+    session: Session, batch: BatchScope, *, ran_by: str, earlier: list[Finding] | None = None
 ) -> list[Finding]:
-    """Run every rule, store the findings under a new run id, return them (caller commits)."""
+    """Run every rule and record the run, a run that finds nothing too (the latest run decides
+    release); store the findings under the run's id and return them."""
     findings = list(earlier or [])
     for rule in BATCH_RULES:
         findings.extend(rule(session, batch))
-    store_findings(session, findings, run_id=uuid.uuid4().hex)
+    run_id = uuid.uuid4().hex
+    session.execute(
+        text(
+            "INSERT INTO check_run (run_id, batch_id, ran_by, findings, blocking) "
+            "VALUES (:r, :b, :by, :n, :blocking)"
+        ),
+        {
+            "r": run_id,
+            "b": batch.id,
+            "by": ran_by,
+            "n": len(findings),
+            "blocking": sum(f.severity == "blocking" for f in findings),
+        },
+    )
+    store_findings(session, findings, run_id=run_id)
     return findings

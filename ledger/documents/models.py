@@ -1,7 +1,9 @@
 """Fund documents (table from alembic 0002) and their API schemas.
 
-Three kinds, each made by one finance user and approved by another of the same bureau:
-allocation (拨款), transfer payment (转移支付) and reallocation between funds (调剂).
+Four kinds, each made by one finance user and approved by another of the same bureau:
+allocation (拨款), transfer payment (转移支付), reallocation between funds (调剂) and reversal
+(冲销) of a posted document. A draft is approved (posted), rejected or withdrawn; a posted
+document that was reversed reads ``reversed``.
 """
 
 from __future__ import annotations
@@ -9,35 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Field as SQLField
-from sqlmodel import SQLModel
 
 from ledger.money import AmountStr
 
-DOC_TYPES = ("allocation", "transfer", "reallocation")
-
-
-class FundDocument(SQLModel, table=True):
-    __tablename__ = "fund_document"
-    id: int | None = SQLField(default=None, primary_key=True)
-    doc_type: str
-    number: str
-    bureau_id: int
-    jurisdiction_code: str
-    to_jurisdiction: str | None = None
-    fund_code: str
-    to_fund_code: str | None = None
-    fiscal_year: int
-    effective_date: date
-    amount_fen: int
-    memo: str = ""
-    status: str = "draft"
-    created_by: int
-    created_at: datetime | None = None
-    approved_by: int | None = None
-    approved_at: datetime | None = None
-    entry_id: int | None = None
-    second_entry_id: int | None = None
+DOC_TYPES = ("allocation", "transfer", "reallocation", "reversal")
+STATUSES = ("draft", "posted", "rejected", "withdrawn", "reversed")
 
 
 Number = Field(min_length=1, max_length=100, examples=["粤财社〔2026〕12号"])
@@ -94,6 +72,23 @@ class DocumentPublic(BaseModel):
     approved_by: str | None
     approved_at: datetime | None
     entry_ids: list[int]
+    reverses_document_id: int | None = Field(
+        default=None, description="For a reversal: the document it reverses"
+    )
+    reversed_by_document_id: int | None = Field(
+        default=None, description="For a reversed document: the reversal that undid it"
+    )
+    reason: str | None = Field(default=None, description="Why a reversal is made")
+    decided_by: str | None = Field(default=None, description="Who rejected or withdrew a draft")
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+
+
+class Decision(BaseModel):
+    """Why a draft is rejected (by a checker) or withdrawn (by its maker)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500, examples=["金额与预算批复不符"])
 
 
 class Approval(BaseModel):

@@ -5,14 +5,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
-from ledger.access.audit import set_audit_object
-from ledger.access.deps import CurrentUser, IdempotencyKey, SessionDep, require_role, require_scope
+from ledger.access.deps import (
+    CurrentUser,
+    RequestWrite,
+    SessionDep,
+    Write,
+    require_role,
+    require_scope,
+)
+from ledger.access.service import Principal
 from ledger.documents import flow, service
 from ledger.documents.models import (
     AllocationCreate,
     Approval,
+    Decision,
     DocumentPublic,
     FundFlow,
     ReallocationCreate,
@@ -25,10 +34,8 @@ router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
 
 
 def _create(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    key: str,
+    user: Principal,
+    write: RequestWrite,
     doc_type: str,
     body: AllocationCreate | TransferCreate | ReallocationCreate,
 ) -> DocumentPublic:
@@ -36,58 +43,46 @@ def _create(
     to_jurisdiction = getattr(body, "to_jurisdiction", None)
     if to_jurisdiction is not None:
         require_scope(user, to_jurisdiction)
-    doc = service.create_document(
-        session,
-        principal=user,
-        key=key,
-        doc_type=doc_type,
-        number=body.number,
-        fiscal_year=body.fiscal_year,
-        amount_fen=body.amount,
-        fund=str(getattr(body, "from_fund", None) or getattr(body, "fund", "")),
-        to_jurisdiction=to_jurisdiction,
-        to_fund=getattr(body, "to_fund", None),
-        memo=body.memo,
-        effective_date=body.effective_date,
+    doc = write.run(
+        lambda s: service.create_document(
+            s,
+            principal=user,
+            doc_type=doc_type,
+            number=body.number,
+            fiscal_year=body.fiscal_year,
+            amount_fen=body.amount,
+            fund=str(getattr(body, "from_fund", None) or getattr(body, "fund", "")),
+            to_jurisdiction=to_jurisdiction,
+            to_fund=getattr(body, "to_fund", None),
+            memo=body.memo,
+            effective_date=body.effective_date,
+        ),
+        operation=f"document:{doc_type}",
+        body=body.model_dump(mode="json"),
+        status_code=201,
+        audit_object=lambda d: ("fund_document", d["id"]),
     )
-    set_audit_object(request, "fund_document", doc["id"])
     return DocumentPublic(**doc)
 
 
 @router.post("/documents/allocations", response_model=DocumentPublic, status_code=201)
-def create_allocation(
-    request: Request,
-    body: AllocationCreate,
-    session: SessionDep,
-    user: CurrentUser,
-    key: IdempotencyKey,
-) -> DocumentPublic:
+def create_allocation(body: AllocationCreate, user: CurrentUser, write: Write) -> DocumentPublic:
     """Draft an allocation (拨款) of the caller's bureau."""
-    return _create(request, session, user, key, "allocation", body)
+    return _create(user, write, "allocation", body)
 
 
 @router.post("/documents/transfers", response_model=DocumentPublic, status_code=201)
-def create_transfer(
-    request: Request,
-    body: TransferCreate,
-    session: SessionDep,
-    user: CurrentUser,
-    key: IdempotencyKey,
-) -> DocumentPublic:
+def create_transfer(body: TransferCreate, user: CurrentUser, write: Write) -> DocumentPublic:
     """Draft a transfer payment (转移支付) to a direct child of the caller's jurisdiction."""
-    return _create(request, session, user, key, "transfer", body)
+    return _create(user, write, "transfer", body)
 
 
 @router.post("/documents/reallocations", response_model=DocumentPublic, status_code=201)
 def create_reallocation(
-    request: Request,
-    body: ReallocationCreate,
-    session: SessionDep,
-    user: CurrentUser,
-    key: IdempotencyKey,
+    body: ReallocationCreate, user: CurrentUser, write: Write
 ) -> DocumentPublic:
     """Draft a reallocation between two funds (调剂) of the caller's jurisdiction."""
-    return _create(request, session, user, key, "reallocation", body)
+    return _create(user, write, "reallocation", body)
 
 
 def _require_document_scope(session: SessionDep, user: CurrentUser, document_id: int) -> None:
@@ -100,16 +95,55 @@ def _require_document_scope(session: SessionDep, user: CurrentUser, document_id:
 
 
 @router.post("/documents/{document_id}/approval", response_model=Approval)
-def approve(
-    document_id: int, session: SessionDep, user: CurrentUser, key: IdempotencyKey
-) -> Approval:
+def approve(document_id: int, session: SessionDep, user: CurrentUser, write: Write) -> Approval:
     """Approve and post a draft: another finance user of the issuing bureau than its maker.
 
-    Approving a posted document again is a no-op (``newly_approved`` is false)."""
+    Approving a posted document again is a no-op (``newly_approved`` is false). Approving a
+    reversal posts its mirror entries and marks the original ``reversed``."""
     require_role(user, "finance")
     _require_document_scope(session, user, document_id)
-    doc, newly = service.approve_document(session, principal=user, key=key, document_id=document_id)
-    return Approval(document=DocumentPublic(**doc), newly_approved=newly)
+    result = write.run(
+        lambda s: service.approve_document(s, principal=user, document_id=document_id),
+        operation=f"approve:{document_id}",
+        body={"document_id": document_id},
+    )
+    return Approval(**result)
+
+
+def _decide(
+    session: Session,
+    user: Principal,
+    write: RequestWrite,
+    document_id: int,
+    decision: str,
+    body: Decision,
+) -> DocumentPublic:
+    require_role(user, "finance")
+    _require_document_scope(session, user, document_id)
+    doc = write.run(
+        lambda s: service.decide_draft(
+            s, principal=user, document_id=document_id, decision=decision, reason=body.reason
+        ),
+        operation=f"{decision}:{document_id}",
+        body=body.model_dump(),
+    )
+    return DocumentPublic(**doc)
+
+
+@router.post("/documents/{document_id}/rejection", response_model=DocumentPublic)
+def reject(
+    document_id: int, body: Decision, session: SessionDep, user: CurrentUser, write: Write
+) -> DocumentPublic:
+    """Reject a draft, with a reason: a finance user of the issuing bureau other than its maker."""
+    return _decide(session, user, write, document_id, "rejected", body)
+
+
+@router.post("/documents/{document_id}/withdrawal", response_model=DocumentPublic)
+def withdraw(
+    document_id: int, body: Decision, session: SessionDep, user: CurrentUser, write: Write
+) -> DocumentPublic:
+    """Withdraw one's own draft, with a reason."""
+    return _decide(session, user, write, document_id, "withdrawn", body)
 
 
 @router.get("/documents/{document_id}", response_model=DocumentPublic)
@@ -124,7 +158,7 @@ def read_documents(
     session: SessionDep,
     user: CurrentUser,
     fiscal_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    status: Literal["draft", "posted"] | None = None,
+    status: Literal["draft", "posted", "rejected", "withdrawn", "reversed"] | None = None,
     after_id: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DocumentPublic]:

@@ -1,5 +1,9 @@
 """Fund documents: made by one finance user, approved by another of the same bureau, then posted.
 
+Allocations, transfers, reallocations and reversals (冲销) alike: a reversal names a posted
+document's entry and a reason, and its approval posts the mirror entries and marks the original
+``reversed`` (linked both ways). A draft can be rejected by a checker or withdrawn by its maker.
+
 Approval and posting are one transaction: an approved document is a posted one, and an approval
 the books refuse (not enough special cash, a closed period) changes nothing at all.
 Lock order: the document row, then post_entry's accounts and chain head.
@@ -15,10 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.access.service import Principal
-from ledger.domain import allocation_lines, reallocation_lines, transfer_lines
-from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ledger.journal import idempotency
-from ledger.journal.service import post_entry, translate_db_error
+from ledger.domain import allocation_lines, period_of, reallocation_lines, transfer_lines
+from ledger.errors import Conflict, Forbidden, NotFound, PeriodClosed, ValidationFailed
+from ledger.journal.service import post_entry, reverse_entry, reversible_entry, translate_db_error
 from ledger.jurisdictions.catalog import resolve_fund
 from ledger.money import fen_to_str
 
@@ -27,8 +30,10 @@ _SELECT = (
     "d.to_jurisdiction, d.fund_code AS fund, d.to_fund_code AS to_fund, d.fiscal_year, "
     "d.effective_date, d.amount_fen, d.memo, d.status, m.username AS created_by, d.created_at, "
     "c.username AS approved_by, d.approved_at, d.entry_id, d.second_entry_id, "
+    "d.reverses_document_id, d.reversed_by_document_id, d.reason, x.username AS decided_by, "
+    "d.decided_at, d.decision_reason, "
     "d.created_by AS maker_id FROM fund_document d JOIN app_user m ON m.id = d.created_by "
-    "LEFT JOIN app_user c ON c.id = d.approved_by "
+    "LEFT JOIN app_user c ON c.id = d.approved_by LEFT JOIN app_user x ON x.id = d.decided_by "
 )
 
 
@@ -53,7 +58,6 @@ def create_document(
     session: Session,
     *,
     principal: Principal,
-    key: str,
     doc_type: str,
     number: str,
     fiscal_year: int,
@@ -65,20 +69,6 @@ def create_document(
     effective_date: date | None = None,
 ) -> dict[str, Any]:
     """Record a draft issued by the principal's bureau; nothing posts until another user approves."""
-    body = {
-        "doc_type": doc_type,
-        "number": number,
-        "fiscal_year": fiscal_year,
-        "amount_fen": amount_fen,
-        "fund": fund,
-        "to_jurisdiction": to_jurisdiction,
-        "to_fund": to_fund,
-        "memo": memo,
-        "effective_date": effective_date,
-    }
-    stored = idempotency.claim(session, key=key, operation=f"document:{doc_type}", body=body)
-    if stored is not None:
-        return stored
     if principal.role != "finance":
         raise Forbidden(
             "only a finance bureau issues fund documents",
@@ -99,27 +89,75 @@ def create_document(
         )
     if to_jurisdiction is not None:
         _check_direct_child(session, principal.jurisdiction, to_jurisdiction)
+    _refuse_closed(session, effective_date)
+    return _insert(
+        session,
+        principal=principal,
+        doc_type=doc_type,
+        number=number,
+        jurisdiction=principal.jurisdiction,
+        to_jurisdiction=to_jurisdiction,
+        fund=fund_code,
+        to_fund=to_fund_code,
+        fiscal_year=fiscal_year,
+        effective_date=effective_date,
+        amount_fen=amount_fen,
+        memo=memo,
+    )
+
+
+def _refuse_closed(session: Session, effective_date: date) -> None:
+    """A draft dated into a closed period could never post: say so when it is made."""
+    period = period_of(effective_date)
+    through = session.execute(text("SELECT max(period) FROM fiscal_period_close")).scalar()
+    if through is not None and period <= through:
+        raise PeriodClosed(
+            f"the books are closed through {through}: date the document in the open period "
+            "(a correction of a closed month goes into the open one and names what it corrects)",
+            [{"field": "effective_date", "reason": f"period {period} is closed"}],
+        )
+
+
+def _insert(
+    session: Session,
+    *,
+    principal: Principal,
+    doc_type: str,
+    number: str,
+    jurisdiction: str,
+    to_jurisdiction: str | None,
+    fund: str,
+    to_fund: str | None,
+    fiscal_year: int,
+    effective_date: date,
+    amount_fen: int,
+    memo: str,
+    reverses_document_id: int | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
     try:
         row = session.execute(
             text(
                 "INSERT INTO fund_document (doc_type, number, bureau_id, jurisdiction_code, "
                 "to_jurisdiction, fund_code, to_fund_code, fiscal_year, effective_date, amount_fen, "
-                "memo, created_by) VALUES (:t, :n, :b, :j, :tj, :f, :tf, :y, :d, :a, :m, :u) "
-                "RETURNING id"
+                "memo, created_by, reverses_document_id, reason) VALUES (:t, :n, :b, :j, :tj, :f, "
+                ":tf, :y, :d, :a, :m, :u, :rev, :why) RETURNING id"
             ),
             {
                 "t": doc_type,
                 "n": number,
                 "b": principal.bureau_id,
-                "j": principal.jurisdiction,
+                "j": jurisdiction,
                 "tj": to_jurisdiction,
-                "f": fund_code,
-                "tf": to_fund_code,
+                "f": fund,
+                "tf": to_fund,
                 "y": fiscal_year,
                 "d": effective_date,
                 "a": amount_fen,
                 "m": memo,
                 "u": principal.user_id,
+                "rev": reverses_document_id,
+                "why": reason,
             },
         ).one()
     except IntegrityError as exc:
@@ -128,11 +166,65 @@ def create_document(
                 f"document number {number} was already issued by this bureau",
                 [{"field": "number", "reason": "not unique within the issuing bureau"}],
             ) from exc
+        if "fund_document_one_reversal" in str(exc.orig):
+            raise Conflict(
+                "that document already has a reversal awaiting approval or posted",
+                [{"field": "entry_id", "reason": "already being reversed"}],
+            ) from exc
         raise translate_db_error(exc) from exc
-    doc = get_document(session, document_id=int(row[0]))
-    idempotency.record(session, key=key, response=doc, status_code=201)
-    session.commit()
-    return doc
+    return get_document(session, document_id=int(row[0]))
+
+
+def create_reversal(
+    session: Session,
+    *,
+    principal: Principal,
+    entry_id: int,
+    reason: str,
+    effective_date: date | None = None,
+    number: str | None = None,
+) -> dict[str, Any]:
+    """Draft the reversal (冲销) of a posted document's entry: made by a finance user of the bureau
+    that issued the original, with a reason; it posts only when another user of that bureau
+    approves it. A correction of a closed month is dated in the open period."""
+    if len(reason.strip()) < 2:
+        raise ValidationFailed(
+            "a reversal needs a reason", [{"field": "reason", "reason": "required"}]
+        )
+    entry = reversible_entry(session, entry_id)
+    original = (
+        session.execute(text(_SELECT + "WHERE d.id = :i"), {"i": int(entry.document_id)})
+        .mappings()
+        .first()
+    )
+    if original is None or original["status"] != "posted":
+        raise Conflict(
+            f"entry {entry_id} belongs to a document that is not posted",
+            [{"field": "entry_id", "reason": "document not posted"}],
+        )
+    if principal.role != "finance" or principal.bureau_id != original["bureau_id"]:
+        raise Forbidden(
+            "a reversal is made by a finance user of the bureau that issued the original",
+            [{"field": "role", "reason": "not a finance user of the issuing bureau"}],
+        )
+    effective_date = effective_date or date.today()
+    _refuse_closed(session, effective_date)
+    return _insert(
+        session,
+        principal=principal,
+        doc_type="reversal",
+        number=number or f"冲销-{original['number']}",
+        jurisdiction=original["jurisdiction"],
+        to_jurisdiction=None,
+        fund=original["fund"],
+        to_fund=None,
+        fiscal_year=effective_date.year,
+        effective_date=effective_date,
+        amount_fen=int(original["amount_fen"]),
+        memo=f"冲销 {original['number']}（entry {entry_id}）",
+        reverses_document_id=int(original["id"]),
+        reason=reason.strip(),
+    )
 
 
 def _check_direct_child(session: Session, sender: str, receiver: str) -> None:
@@ -203,19 +295,7 @@ def list_documents(
     return [_public(r) for r in rows]
 
 
-def approve_document(
-    session: Session, *, principal: Principal, key: str, document_id: int
-) -> tuple[dict[str, Any], bool]:
-    """Approve and post a draft; returns (document, newly approved).
-
-    The checker is a finance user of the issuing bureau other than the maker. Approving a posted
-    document again is a no-op that returns it unchanged.
-    """
-    stored = idempotency.claim(
-        session, key=key, operation=f"approve:{document_id}", body={"document_id": document_id}
-    )
-    if stored is not None:
-        return stored["document"], bool(stored["newly_approved"])
+def _locked_draft(session: Session, document_id: int) -> Any:
     doc = (
         session.execute(text(_SELECT + "WHERE d.id = :i FOR UPDATE OF d"), {"i": document_id})
         .mappings()
@@ -226,6 +306,16 @@ def approve_document(
             f"document {document_id} does not exist",
             [{"field": "document_id", "reason": "unknown"}],
         )
+    return doc
+
+
+def approve_document(session: Session, *, principal: Principal, document_id: int) -> dict[str, Any]:
+    """Approve and post a draft; returns ``{"document", "newly_approved"}``.
+
+    The checker is a finance user of the issuing bureau other than the maker. Approving a posted
+    document again is a no-op that returns it unchanged.
+    """
+    doc = _locked_draft(session, document_id)
     if principal.role != "finance" or principal.bureau_id != doc["bureau_id"]:
         raise Forbidden(
             "a document is approved by a finance user of the bureau that issued it",
@@ -235,6 +325,11 @@ def approve_document(
         raise Forbidden(
             "the maker of a document cannot approve it",
             [{"field": "approved_by", "reason": "maker and checker must differ"}],
+        )
+    if doc["status"] in ("rejected", "withdrawn"):
+        raise Conflict(
+            f"document {document_id} was {doc['status']}; issue a new one",
+            [{"field": "status", "reason": doc["status"]}],
         )
     newly = doc["status"] == "draft"
     if newly:
@@ -251,15 +346,72 @@ def approve_document(
                 "i": document_id,
             },
         )
-    result = get_document(session, document_id=document_id)
-    idempotency.record(session, key=key, response={"document": result, "newly_approved": newly})
-    session.commit()
-    return result, newly
+        if doc["doc_type"] == "reversal":
+            session.execute(
+                text(
+                    "UPDATE fund_document SET status = 'reversed', reversed_by_document_id = :r "
+                    "WHERE id = :o"
+                ),
+                {"r": document_id, "o": doc["reverses_document_id"]},
+            )
+    return {"document": get_document(session, document_id=document_id), "newly_approved": newly}
+
+
+def decide_draft(
+    session: Session, *, principal: Principal, document_id: int, decision: str, reason: str
+) -> dict[str, Any]:
+    """Reject (a checker of the issuing bureau, not the maker) or withdraw (the maker) a draft,
+    with a reason. Nothing was posted, so nothing is undone."""
+    if len(reason.strip()) < 2:
+        raise ValidationFailed("a reason is required", [{"field": "reason", "reason": "empty"}])
+    doc = _locked_draft(session, document_id)
+    if doc["status"] != "draft":
+        raise Conflict(
+            f"document {document_id} is {doc['status']}; only a draft can be {decision}",
+            [{"field": "status", "reason": doc["status"]}],
+        )
+    if decision == "withdrawn":
+        if principal.user_id != doc["maker_id"]:
+            raise Forbidden(
+                "only the maker withdraws a draft; a checker rejects it",
+                [{"field": "user", "reason": "not the maker"}],
+            )
+    elif principal.role != "finance" or principal.bureau_id != doc["bureau_id"]:
+        raise Forbidden(
+            "a draft is rejected by a finance user of the bureau that issued it",
+            [{"field": "role", "reason": "not a finance user of the issuing bureau"}],
+        )
+    elif principal.user_id == doc["maker_id"]:
+        raise Forbidden(
+            "the maker withdraws a draft; a rejection is another user's decision",
+            [{"field": "user", "reason": "maker and checker must differ"}],
+        )
+    session.execute(
+        text(
+            "UPDATE fund_document SET status = :st, decided_by = :u, decided_at = now(), "
+            "decision_reason = :r WHERE id = :i"
+        ),
+        {"st": decision, "u": principal.user_id, "r": reason.strip(), "i": document_id},
+    )
+    return get_document(session, document_id=document_id)
 
 
 def _post(session: Session, doc: Any, checker: str) -> list[int]:
     amount, fund = int(doc["amount_fen"]), doc["fund"]
     jur, doc_type = doc["jurisdiction"], doc["doc_type"]
+    if doc_type == "reversal":
+        original = get_document(session, document_id=int(doc["reverses_document_id"]))
+        return [
+            reverse_entry(
+                session,
+                entry_id=entry_id,
+                created_by=checker,
+                reversal_document_id=int(doc["id"]),
+                memo=f"{doc['number']}: {doc['reason']}",
+                effective_date=doc["effective_date"],
+            ).id
+            for entry_id in original["entry_ids"]
+        ]
     if doc_type == "allocation":
         batches = [allocation_lines(jur, fund, amount)]
     elif doc_type == "transfer":

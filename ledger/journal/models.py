@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
@@ -82,17 +82,28 @@ class EntryRef(BaseModel):
 
 
 class ReversalCreate(BaseModel):
-    memo: str = Field(default="", max_length=500)
-    effective_date: date | None = None
+    """A reversal document's draft: the reason is required; it posts when a second finance user
+    of the bureau that issued the original approves it."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500, examples=["重复拨付，予以冲销"])
+    effective_date: date | None = Field(
+        default=None, description="In the open period; defaults to today"
+    )
+    number: str | None = Field(
+        default=None, min_length=1, max_length=100, examples=["粤财社〔2026〕冲12号"]
+    )
 
 
 class PeriodClose(BaseModel):
-    period: str = Field(pattern=PERIOD_PATTERN)
+    model_config = ConfigDict(extra="forbid")
+    period: str = Field(pattern=PERIOD_PATTERN, examples=["202611"])
 
 
 class PeriodClosed(BaseModel):
     period: str
     newly_closed: bool
+    closed_through: str = Field(description="Every period up to this one is closed")
 
 
 class BalanceRow(BaseModel):

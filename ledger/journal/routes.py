@@ -1,4 +1,4 @@
-"""Reading the books, reversing an entry, closing a period, verifying the chain."""
+"""Reading the books, drafting the reversal of an entry, closing a period, verifying the chain."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ledger.access.deps import CurrentUser, IdempotencyKey, SessionDep, require_role, require_scope
+from ledger.access.deps import CurrentUser, SessionDep, Write, require_role, require_scope
+from ledger.documents.models import DocumentPublic
+from ledger.documents.service import create_reversal
 from ledger.errors import ERROR_RESPONSES, Forbidden
-from ledger.journal import idempotency, service
+from ledger.journal import service
 from ledger.journal.models import (
     BalanceRow,
     EntryPublic,
-    EntryRef,
     JournalLine,
     PeriodClose,
     PeriodClosed,
@@ -118,47 +119,44 @@ def read_entry(entry_id: int, session: SessionDep, user: CurrentUser) -> EntryPu
     return EntryPublic(**entry)
 
 
-@router.post("/entries/{entry_id}/reversal", response_model=EntryRef, status_code=201)
+@router.post("/entries/{entry_id}/reversal", response_model=DocumentPublic, status_code=201)
 def reverse(
-    entry_id: int, body: ReversalCreate, session: SessionDep, user: CurrentUser, key: IdempotencyKey
-) -> EntryRef:
-    """Correct an entry by posting its mirror image; an entry can be reversed once."""
+    entry_id: int, body: ReversalCreate, session: SessionDep, user: CurrentUser, write: Write
+) -> DocumentPublic:
+    """Draft the reversal (冲销) of a posted document's entry, with a required reason. Nothing
+    posts until a second finance user of the bureau that issued the original approves it
+    (``POST /documents/{id}/approval``); the original then reads ``reversed``."""
     require_role(user, "finance")
     for jur in service.entry_jurisdictions(session, entry_id):
         require_scope(user, jur)
-    stored = idempotency.claim(
-        session, key=key, operation=f"reverse:{entry_id}", body=body.model_dump(mode="json")
+    doc = write.run(
+        lambda s: create_reversal(
+            s,
+            principal=user,
+            entry_id=entry_id,
+            reason=body.reason,
+            effective_date=body.effective_date,
+            number=body.number,
+        ),
+        operation=f"reverse:{entry_id}",
+        body=body.model_dump(mode="json"),
+        status_code=201,
+        audit_object=lambda d: ("fund_document", d["id"]),
     )
-    if stored is not None:
-        return EntryRef(**stored)
-    posted = service.reverse_entry(
-        session,
-        entry_id=entry_id,
-        created_by=user.username,
-        memo=body.memo,
-        effective_date=body.effective_date,
-    )
-    result = posted.as_dict()
-    idempotency.record(session, key=key, response=result, status_code=201)
-    session.commit()
-    return EntryRef(**result)
+    return DocumentPublic(**doc)
 
 
 @router.post("/periods/close", response_model=PeriodClosed)
-def close(
-    body: PeriodClose, session: SessionDep, user: CurrentUser, key: IdempotencyKey
-) -> PeriodClosed:
-    """Close a fiscal period: no entry may post into it afterwards."""
+def close(body: PeriodClose, user: CurrentUser, write: Write) -> PeriodClosed:
+    """Close the books through a fiscal period: no entry may post into it or any earlier one."""
     require_role(user, "finance", "admin")
     if user.jurisdiction not in ("000000", "440000"):
         raise Forbidden("only the province's finance bureau closes fiscal periods")
-    stored = idempotency.claim(session, key=key, operation="close_period", body=body.model_dump())
-    if stored is not None:
-        return PeriodClosed(**stored)
-    newly = service.close_period(session, period=body.period, closed_by=user.username)
-    result = {"period": body.period, "newly_closed": newly}
-    idempotency.record(session, key=key, response=result)
-    session.commit()
+    result = write.run(
+        lambda s: service.close_period(s, period=body.period, closed_by=user.username),
+        operation="close_period",
+        body=body.model_dump(),
+    )
     return PeriodClosed(**result)
 
 

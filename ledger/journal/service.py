@@ -74,7 +74,8 @@ def post_entry(
     accounts, closed = _lock_accounts(session, keys, period)
     if closed:
         raise PeriodClosed(
-            f"fiscal period {period} is closed",
+            f"fiscal period {period} is closed: a correction goes into the open period and "
+            "names what it corrects",
             [{"field": "effective_date", "reason": "period closed"}],
         )
     if len(accounts) < len(keys):  # first use of a (jurisdiction, fund): make its chart, then lock
@@ -144,7 +145,7 @@ def _lock_accounts(
     rows = session.execute(
         text(
             "SELECT id, jurisdiction_code, fund_code, kind, balance_fen, "
-            "EXISTS (SELECT 1 FROM fiscal_period_close WHERE period = :period) AS closed FROM account "
+            "EXISTS (SELECT 1 FROM fiscal_period_close WHERE period >= :period) AS closed FROM account "
             "WHERE (jurisdiction_code, fund_code, kind) IN (SELECT * FROM unnest("
             "CAST(:js AS text[]), CAST(:fs AS text[]), CAST(:ks AS text[]))) "
             "ORDER BY id FOR UPDATE"
@@ -161,7 +162,7 @@ def _lock_accounts(
         if rows
         else bool(
             session.execute(
-                text("SELECT 1 FROM fiscal_period_close WHERE period = :p"), {"p": period}
+                text("SELECT 1 FROM fiscal_period_close WHERE period >= :p"), {"p": period}
             ).first()
         )
     )
@@ -211,15 +212,9 @@ def entry_lines(session: Session, entry_id: int) -> list[PostingLine]:
     return [PostingLine(r[0], r[1], AccountKind(r[2]), r[3], r[4]) for r in rows]
 
 
-def reverse_entry(
-    session: Session,
-    *,
-    entry_id: int,
-    created_by: str,
-    memo: str = "",
-    effective_date: date | None = None,
-) -> PostedEntry:
-    """A correction: the mirror image of ``entry_id``, pointing at it. An entry reverses once."""
+def reversible_entry(session: Session, entry_id: int) -> Any:
+    """The entry a reversal may name: it exists, is no reversal itself, is not yet reversed, and
+    moves money by a fund document (payouts are corrected through their own states)."""
     original = session.execute(
         text(
             "SELECT id, kind, reverses_id, document_type, document_id FROM journal_entry WHERE id = :e"
@@ -236,29 +231,50 @@ def reverse_entry(
         raise Conflict(f"entry {entry_id} has already been reversed")
     if original.kind in ("batch_release", "settlement"):
         raise Conflict(f"a {original.kind} entry is corrected through its payouts, not reversed")
+    if original.document_type not in ("allocation", "transfer", "reallocation"):
+        raise Conflict(
+            f"entry {entry_id} was not posted by a fund document; post a correcting document",
+            [{"field": "entry_id", "reason": "no document to reverse"}],
+        )
+    return original
+
+
+def reverse_entry(
+    session: Session,
+    *,
+    entry_id: int,
+    created_by: str,
+    reversal_document_id: int,
+    memo: str,
+    effective_date: date | None = None,
+) -> PostedEntry:
+    """The mirror image of ``entry_id``, pointing at it, posted for an approved reversal
+    document (the database refuses a reversing entry without one). An entry reverses once."""
+    reversible_entry(session, entry_id)
     return post_entry(
         session,
         kind="reversal",
         lines=reversal_lines(entry_lines(session, entry_id)),
         created_by=created_by,
         effective_date=effective_date,
-        memo=memo or f"reversal of entry {entry_id}",
-        document_type=original.document_type,
-        document_id=original.document_id,
+        memo=memo,
+        document_type="reversal",
+        document_id=str(reversal_document_id),
         reverses_id=entry_id,
     )
 
 
-def close_period(session: Session, *, period: str, closed_by: str) -> bool:
-    """Close ``period`` (YYYYMM); returns False when it was already closed."""
-    row = session.execute(
-        text(
-            "INSERT INTO fiscal_period_close (period, closed_by) VALUES (:p, :b) "
-            "ON CONFLICT (period) DO NOTHING RETURNING period"
-        ),
-        {"p": period, "b": closed_by},
-    ).first()
-    return row is not None
+def close_period(session: Session, *, period: str, closed_by: str) -> dict[str, Any]:
+    """Close the books through ``period`` (YYYYMM): it and every period before it take no more
+    entries. Closing a period at or before the latest closed one changes nothing."""
+    through = session.execute(text("SELECT max(period) FROM fiscal_period_close")).scalar()
+    newly = through is None or period > through
+    if newly:
+        session.execute(
+            text("INSERT INTO fiscal_period_close (period, closed_by) VALUES (:p, :b)"),
+            {"p": period, "b": closed_by},
+        )
+    return {"period": period, "newly_closed": newly, "closed_through": max(period, through or "")}
 
 
 # ---- reads ---------------------------------------------------------------------------------
@@ -284,7 +300,7 @@ def balances(
             "GROUP BY a.id ORDER BY a.fund_code, a.kind"
         )
     rows = session.execute(text(sql), {"j": jurisdiction, "f": fund, "d": as_of}).mappings().all()
-    return [dict(r) for r in rows]
+    return [{**dict(r), "balance_fen": int(r["balance_fen"])} for r in rows]
 
 
 def trial_balance(

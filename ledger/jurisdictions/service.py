@@ -36,7 +36,6 @@ def seed_reference_data(*, session: Session) -> dict[str, int]:
         ),
         [{"code": f.code, "name": f.name, "bfc": f.budget_function_code} for f in FUNDS],
     )
-    session.commit()
     return {"jurisdictions": len(divisions), "funds": len(FUNDS)}
 
 

@@ -29,7 +29,7 @@ from ledger.registers.files import (
     parse_staff_relatives,
     parse_standards,
 )
-from ledger.roster.bulk import copy_rows, run_once
+from ledger.roster.bulk import copy_rows
 from ledger.roster.service import refuse
 
 KINDS = ("standards", "deaths", "public_payroll", "staff_relatives")
@@ -91,26 +91,20 @@ def import_register(
     data: bytes,
     filename: str,
     imported_by: str,
-    key: str | None = None,
 ) -> dict[str, Any]:
     """Import one register file for ``jurisdiction`` (standards rows must lie in its subtree)."""
     if kind not in KINDS:
         raise ValueError(f"unknown register kind {kind!r}")
-    body = {"kind": kind, "jurisdiction": jurisdiction, "sha256": hashlib.sha256(data).hexdigest()}
-
-    def work() -> dict[str, Any]:
-        return asdict(
-            _import_register(
-                session,
-                kind=kind,
-                jurisdiction=jurisdiction,
-                data=data,
-                filename=filename,
-                imported_by=imported_by,
-            )
+    return asdict(
+        _import_register(
+            session,
+            kind=kind,
+            jurisdiction=jurisdiction,
+            data=data,
+            filename=filename,
+            imported_by=imported_by,
         )
-
-    return run_once(session, key=key, operation="register_import", body=body, work=work)
+    )
 
 
 def _import_register(

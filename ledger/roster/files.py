@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ledger.jurisdictions.catalog import resolve_fund
 from ledger.roster.tabular import (
     Column,
     Record,
@@ -100,9 +101,11 @@ def _roster_row(
         start_period=start or "",
         end_period=end,
     )
-    # The same person twice under one fund is an error here; under two funds it is for the
-    # caller's mutually-exclusive-programs rule.
-    return row, (row.id_number, row.fund)
+    # The same person twice under one fund is an error here, the fund compared by its canonical
+    # code (a name and a budget code of one fund are the same fund); under two funds it is for
+    # the caller's mutually-exclusive-programs rule.
+    spec = resolve_fund(row.fund)
+    return row, (row.id_number, spec.code if spec else row.fund)
 
 
 def parse_roster(data: bytes, *, filename: str, today: dt.date | None = None) -> RosterParseResult:

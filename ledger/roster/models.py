@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class IssuePublic(BaseModel):
@@ -12,14 +12,31 @@ class IssuePublic(BaseModel):
     severity: str
 
 
+class ExitPublic(BaseModel):
+    line: int | None = Field(
+        description="The file's line that ends the person; null when a replace ends someone the file no longer lists"
+    )
+    fund: str
+    household_id: str
+    id_masked: str
+    payee_name: str
+
+
 class RosterImportPublic(BaseModel):
-    import_id: int
+    import_id: int | None = Field(description="null for a dry run")
+    mode: str
+    dry_run: bool
     rows: int
     joined: int
     changed: int
     exited: int
     unchanged: int
+    exited_households: int
+    households_in_force: int
     warnings: list[IssuePublic]
+    joined_lines: list[int]
+    changed_lines: list[int]
+    exits: list[ExitPublic]
 
 
 class RegisterImportPublic(BaseModel):

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response, UploadFile
+from sqlalchemy.orm import Session
 
-from ledger.access.deps import CurrentUser, IdempotencyKey, SessionDep, require_role, require_scope
+from ledger.access.deps import (
+    CurrentUser,
+    IdempotencyKey,
+    RequestWrite,
+    SessionDep,
+    require_role,
+    require_scope,
+)
 from ledger.access.service import Principal
 from ledger.config import get_settings
 from ledger.errors import ERROR_RESPONSES, PayloadTooLarge
@@ -21,9 +30,9 @@ KindPath = Path(pattern="^(" + "|".join(registers.KINDS) + ")$")
 Period = Annotated[str, Form(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$")]
 
 
-async def read_upload(file: UploadFile) -> bytes:
+def read_upload(file: UploadFile) -> bytes:
     limit = get_settings().max_upload_bytes
-    data = await file.read(limit + 1)
+    data = file.file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
     return data
@@ -48,27 +57,59 @@ def register_importer(
 
 
 @router.post("/counties/{county}/roster", response_model=RosterImportPublic, status_code=201)
-async def upload_roster(
+def upload_roster(
+    request: Request,
+    response: Response,
     county: str,
     file: UploadFile,
     effective_period: Period,
     session: SessionDep,
     user: Annotated[Principal, Depends(roster_importer)],
     key: IdempotencyKey,
+    mode: Annotated[Literal["update", "replace"], Form()] = "update",
+    dry_run: Annotated[bool, Form()] = False,
+    confirm_exits: Annotated[int | None, Form(ge=0)] = None,
 ) -> RosterImportPublic:
     """Import the county's roster (花名册) as of ``effective_period``: CSV (UTF-8/GBK) or XLSX.
 
+    ``mode=update`` (default) adds and changes people, ending only those the file ends;
+    ``mode=replace`` also ends everyone of the file's funds it no longer lists, and when that is
+    more than the configured share of households it needs ``confirm_exits`` = that count.
+    ``dry_run=true`` answers joined / changed / exited with their lines and writes nothing.
     A file with any error changes nothing: 422 naming each line, column and reason."""
     get_jurisdiction(session, county)
-    data = await read_upload(file)
-    result = service.import_roster(
-        session,
-        county=county,
-        data=data,
-        filename=file.filename or "",
-        effective_period=effective_period,
-        imported_by=user.username,
-        key=key,
+    data = read_upload(file)
+
+    def work(s: Session) -> dict[str, Any]:
+        return service.import_roster(
+            s,
+            county=county,
+            data=data,
+            filename=file.filename or "",
+            effective_period=effective_period,
+            imported_by=user.username,
+            mode=mode,
+            dry_run=dry_run,
+            confirm_exits=confirm_exits,
+        )
+
+    if dry_run:  # a question, not a write: answered and rolled back
+        response.status_code = 200
+        with Session(session.get_bind()) as s:
+            return RosterImportPublic(**work(s))
+    body = {
+        "county": county,
+        "period": effective_period,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "mode": mode,
+        "confirm_exits": confirm_exits,
+    }
+    result = RequestWrite(request, response, user, key).run(
+        work,
+        operation="roster_import",
+        body=body,
+        status_code=201,
+        audit_object=lambda r: ("register_import", r["import_id"]),
     )
     return RosterImportPublic(**result)
 
@@ -98,10 +139,11 @@ def read_roster(
 
 
 @router.post("/registers/{kind}", response_model=RegisterImportPublic, status_code=201)
-async def upload_register(
+def upload_register(
+    request: Request,
+    response: Response,
     kind: Annotated[str, KindPath],
     file: UploadFile,
-    session: SessionDep,
     importer: Annotated[tuple[Principal, str], Depends(register_importer)],
     key: IdempotencyKey,
 ) -> RegisterImportPublic:
@@ -110,14 +152,19 @@ async def upload_register(
     user, jur = importer
     if kind != "standards":
         require_role(user, "civil_affairs", "admin")
-    data = await read_upload(file)
-    result = registers.import_register(
-        session,
-        kind=kind,
-        jurisdiction=jur,
-        data=data,
-        filename=file.filename or "",
-        imported_by=user.username,
-        key=key,
+    data = read_upload(file)
+    result = RequestWrite(request, response, user, key).run(
+        lambda s: registers.import_register(
+            s,
+            kind=kind,
+            jurisdiction=jur,
+            data=data,
+            filename=file.filename or "",
+            imported_by=user.username,
+        ),
+        operation="register_import",
+        body={"kind": kind, "jurisdiction": jur, "sha256": hashlib.sha256(data).hexdigest()},
+        status_code=201,
+        audit_object=lambda r: ("register_import", r["import_id"]),
     )
     return RegisterImportPublic(**result)

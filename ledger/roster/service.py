@@ -2,8 +2,10 @@
 
 An import is all-or-nothing: a file with any hard error changes nothing and the refusal names
 every line, column and reason. An accepted file is compared with the roster in force at its
-effective period: joins and changes become new versions from that period, people of the file's
-funds who are no longer listed get an exit version. Nothing is overwritten.
+effective period: joins and changes become new versions from that period; in ``replace`` mode
+people of the file's funds who are no longer listed get an exit version (and many exits at once
+need an explicit confirmation). A dry run answers the same without writing. Nothing is
+overwritten.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ledger.errors import ValidationFailed
+from ledger.config import get_settings
+from ledger.errors import Conflict, ValidationFailed
 from ledger.jurisdictions.catalog import resolve_fund
 from ledger.pii import mask_id_number as mask_id
 from ledger.pii import person_key, store_account
-from ledger.roster.bulk import copy_rows, run_once
+from ledger.roster.bulk import copy_rows
 from ledger.roster.files import ROSTER_HEADERS, RosterRow, RowIssue, parse_roster
 
 MAX_DETAILS = 1000
@@ -73,15 +76,27 @@ def refuse(what: str, errors: list[RowIssue]) -> ValidationFailed:
     )
 
 
+MODES = ("update", "replace")
+
+
 @dataclass
 class RosterImport:
-    import_id: int
+    """What an import did (or, for a dry run, would do): counts, and the lines behind them."""
+
+    import_id: int | None
+    mode: str
+    dry_run: bool
     rows: int
     joined: int
     changed: int
     exited: int
     unchanged: int
+    exited_households: int
+    households_in_force: int
     warnings: list[RowIssue] = field(default_factory=list)
+    joined_lines: list[int] = field(default_factory=list)
+    changed_lines: list[int] = field(default_factory=list)
+    exits: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _db_issues(
@@ -125,29 +140,38 @@ def import_roster(
     filename: str,
     effective_period: str,
     imported_by: str,
-    key: str | None = None,
+    mode: str = "update",
+    dry_run: bool = False,
+    confirm_exits: int | None = None,
+    exit_share: float | None = None,
 ) -> dict[str, Any]:
-    """Check the whole file, then write its differences as versions from ``effective_period``."""
-    body = {
-        "county": county,
-        "period": effective_period,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "filename": filename,
-    }
+    """Check the whole file, then write its differences as versions from ``effective_period``.
 
-    def work() -> dict[str, Any]:
-        return asdict(
-            _import_roster(
-                session,
-                county=county,
-                data=data,
-                filename=filename,
-                effective_period=effective_period,
-                imported_by=imported_by,
-            )
+    ``update`` (the default) writes joins and changes; a person leaves only where the file says
+    so (an end period before the effective one). ``replace`` also ends everyone of the file's
+    funds the file no longer lists; when that would end more than ``exit_share`` of the
+    households in force, it needs ``confirm_exits`` equal to the number of households it ends.
+    ``dry_run`` answers what would happen, with the lines, and writes nothing (the caller rolls
+    the transaction back).
+    """
+    if mode not in MODES:
+        raise ValidationFailed(
+            f"mode must be one of {', '.join(MODES)}", [{"field": "mode", "reason": "unknown"}]
         )
-
-    return run_once(session, key=key, operation="roster_import", body=body, work=work)
+    share = get_settings().roster_exit_confirm_share if exit_share is None else exit_share
+    result = _import_roster(
+        session,
+        county=county,
+        data=data,
+        filename=filename,
+        effective_period=effective_period,
+        imported_by=imported_by,
+        mode=mode,
+        dry_run=dry_run,
+        confirm_exits=confirm_exits,
+        exit_share=share,
+    )
+    return asdict(result)
 
 
 def _import_roster(
@@ -158,6 +182,10 @@ def _import_roster(
     filename: str,
     effective_period: str,
     imported_by: str,
+    mode: str,
+    dry_run: bool,
+    confirm_exits: int | None,
+    exit_share: float,
 ) -> RosterImport:
     parsed = parse_roster(data, filename=filename)
     db_issues, funds = _db_issues(session, county, parsed.rows)
@@ -169,25 +197,29 @@ def _import_roster(
         raise ValidationFailed(
             "the roster file has no rows", [{"line": 1, "field": None, "reason": "no rows"}]
         )
-    import_id = session.execute(
-        text(
-            "INSERT INTO register_import (kind, jurisdiction_code, effective_period, filename, "
-            "sha256, row_count, imported_by) VALUES ('roster', :j, :p, :f, :h, :n, :by) RETURNING id"
-        ),
-        {
-            "j": county,
-            "p": effective_period,
-            "f": filename,
-            "h": hashlib.sha256(data).hexdigest(),
-            "n": len(parsed.rows),
-            "by": imported_by,
-        },
-    ).scalar_one()
+    import_id = 0
+    if not dry_run:
+        import_id = session.execute(
+            text(
+                "INSERT INTO register_import (kind, jurisdiction_code, effective_period, filename, "
+                "sha256, row_count, imported_by) VALUES ('roster', :j, :p, :f, :h, :n, :by) "
+                "RETURNING id"
+            ),
+            {
+                "j": county,
+                "p": effective_period,
+                "f": filename,
+                "h": hashlib.sha256(data).hexdigest(),
+                "n": len(parsed.rows),
+                "by": imported_by,
+            },
+        ).scalar_one()
     session.execute(
         text(
             "CREATE TEMP TABLE roster_upload (LIKE roster_version INCLUDING DEFAULTS) ON COMMIT DROP"
         )
     )
+    session.execute(text("ALTER TABLE roster_upload ADD COLUMN line_no integer"))
     copy_rows(
         session,
         "roster_upload",
@@ -200,6 +232,7 @@ def _import_roster(
             "valid_from",
             "active",
             *_STORED_COLUMNS,
+            "line_no",
         ),
         (
             (
@@ -224,51 +257,167 @@ def _import_roster(
                 r.start_period,
                 r.end_period,
                 account.enc,
+                r.line_no,
             )
             for r, account in ((r, store_account(r.account_no)) for r in parsed.rows)
         ),
     )
-    cols = ", ".join(_STORED_COLUMNS)
     params = {
         "period": effective_period,
         "county": county,
         "imp": import_id,
         "funds": sorted(set(funds.values())),
     }
+    _refuse_paid_elsewhere(session, params)
     current = current_roster_sql("county_code = :county AND fund_code = ANY(:funds)")
-    counts = session.execute(
+    session.execute(
         text(
-            f"WITH cur AS ({current}), "
-            "cmp AS (SELECT u.*, c.person_key IS NOT NULL AND c.active AS was_active, "
-            f"  ({', '.join('u.' + c for c in _VERSION_COLUMNS)}) IS NOT DISTINCT FROM "
-            f"  ({', '.join('c.' + c for c in _VERSION_COLUMNS)}) AS same "
-            "  FROM roster_upload u LEFT JOIN cur c USING (county_code, fund_code, person_key)), "
-            "joins AS (INSERT INTO roster_version (import_id, county_code, fund_code, person_key, "
-            f"  valid_from, active, {cols}) SELECT import_id, county_code, fund_code, person_key, "
-            f"  valid_from, true, {cols} FROM cmp WHERE NOT (was_active AND same) "
-            "  RETURNING 1), "
-            "exits AS (INSERT INTO roster_version (import_id, county_code, fund_code, person_key, "
-            f"  valid_from, active, {cols}) SELECT :imp, county_code, fund_code, person_key, "
-            f"  :period, false, {cols} FROM cur c WHERE c.active AND NOT EXISTS (SELECT 1 FROM "
-            "  roster_upload u WHERE u.fund_code = c.fund_code AND u.person_key = c.person_key) "
-            "  RETURNING 1) "
-            "SELECT (SELECT count(*) FROM cmp WHERE NOT was_active) AS joined, "
-            "  (SELECT count(*) FROM cmp WHERE was_active AND NOT same) AS changed, "
-            "  (SELECT count(*) FROM cmp WHERE was_active AND same) AS unchanged, "
-            "  (SELECT count(*) FROM joins) AS written, (SELECT count(*) FROM exits) AS exited"
+            f"CREATE TEMP TABLE roster_compare ON COMMIT DROP AS WITH cur AS ({current}) "
+            "SELECT u.*, c.person_key IS NOT NULL AND c.active AS was_active, "
+            f"({', '.join('u.' + c for c in _VERSION_COLUMNS)}) IS NOT DISTINCT FROM "
+            f"({', '.join('c.' + c for c in _VERSION_COLUMNS)}) AS same, "
+            "c.active AND (c.end_period IS NULL OR c.end_period >= :period) AND "
+            "u.end_period IS NOT NULL AND u.end_period < :period AS ends "
+            "FROM roster_upload u LEFT JOIN cur c USING (county_code, fund_code, person_key)"
+        ),
+        params,
+    )
+    # Who a replace ends: everyone of the file's funds in force that the file no longer lists.
+    session.execute(
+        text(
+            f"CREATE TEMP TABLE roster_exit ON COMMIT DROP AS SELECT c.* FROM ({current}) c "
+            "WHERE c.active AND :replace AND NOT EXISTS (SELECT 1 FROM roster_upload u "
+            "WHERE u.fund_code = c.fund_code AND u.person_key = c.person_key)"
+        ),
+        {**params, "replace": mode == "replace"},
+    )
+    figures = session.execute(
+        text(
+            f"WITH cur AS ({current}) SELECT "
+            "(SELECT count(*) FROM roster_compare WHERE NOT was_active) AS joined, "
+            "(SELECT count(*) FROM roster_compare WHERE was_active AND NOT same) AS changed, "
+            "(SELECT count(*) FROM roster_compare WHERE was_active AND same) AS unchanged, "
+            "(SELECT count(*) FROM roster_compare WHERE ends) AS ended, "
+            "(SELECT count(*) FROM roster_exit) AS exits, "
+            "(SELECT count(DISTINCT household_id) FROM roster_exit) AS exit_households, "
+            "(SELECT count(DISTINCT household_id) FROM cur WHERE active) AS households"
         ),
         params,
     ).one()
-    session.execute(text("DROP TABLE roster_upload"))
-    return RosterImport(
-        import_id=import_id,
+    exited_households = int(figures.exit_households)
+    in_force = int(figures.households)
+    if (
+        not dry_run
+        and exited_households > exit_share * in_force
+        and confirm_exits != exited_households
+    ):
+        raise Conflict(
+            f"this replace would end benefits for {exited_households} of {in_force} households "
+            f"(more than {exit_share:.0%}); check the dry run and send "
+            f"confirm_exits={exited_households} to go ahead",
+            [{"field": "confirm_exits", "reason": f"must be {exited_households}"}],
+        )
+    answer = RosterImport(
+        import_id=import_id or None,
+        mode=mode,
+        dry_run=dry_run,
         rows=len(parsed.rows),
-        joined=counts.joined,
-        changed=counts.changed,
-        exited=counts.exited,
-        unchanged=counts.unchanged,
+        joined=int(figures.joined),
+        changed=int(figures.changed),
+        exited=int(figures.exits) + int(figures.ended),
+        unchanged=int(figures.unchanged),
+        exited_households=exited_households,
+        households_in_force=in_force,
         warnings=[i for i in issues if i.severity == "warning"],
+        joined_lines=_lines(session, "NOT was_active"),
+        changed_lines=_lines(session, "was_active AND NOT same"),
+        exits=[
+            {**dict(r), "line": None}
+            for r in session.execute(
+                text(
+                    "SELECT fund_code AS fund, household_id, id_masked, payee_name FROM roster_exit "
+                    "ORDER BY household_id, person_key LIMIT :n"
+                ),
+                {"n": MAX_DETAILS},
+            ).mappings()
+        ]
+        + [
+            {
+                "line": r.line_no,
+                "fund": r.fund_code,
+                "household_id": r.household_id,
+                "id_masked": r.id_masked,
+                "payee_name": r.payee_name,
+            }
+            for r in session.execute(
+                text(
+                    "SELECT line_no, fund_code, household_id, id_masked, payee_name "
+                    "FROM roster_compare WHERE ends ORDER BY line_no LIMIT :n"
+                ),
+                {"n": MAX_DETAILS},
+            )
+        ],
     )
+    if not dry_run:
+        cols = ", ".join(_STORED_COLUMNS)
+        session.execute(
+            text(
+                "INSERT INTO roster_version (import_id, county_code, fund_code, person_key, "
+                f"valid_from, active, {cols}) SELECT import_id, county_code, fund_code, person_key, "
+                f"valid_from, true, {cols} FROM roster_compare WHERE NOT (was_active AND same) "
+                "ORDER BY line_no"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO roster_version (import_id, county_code, fund_code, person_key, "
+                f"valid_from, active, {cols}) SELECT :imp, county_code, fund_code, person_key, "
+                f":period, false, {cols} FROM roster_exit"
+            ),
+            params,
+        )
+    for table in ("roster_exit", "roster_compare", "roster_upload"):
+        session.execute(text(f"DROP TABLE {table}"))
+    return answer
+
+
+def _lines(session: Session, where: str) -> list[int]:
+    return list(
+        session.execute(
+            text(f"SELECT line_no FROM roster_compare WHERE {where} ORDER BY line_no LIMIT :n"),
+            {"n": MAX_DETAILS},
+        ).scalars()
+    )
+
+
+def _refuse_paid_elsewhere(session: Session, params: dict[str, Any]) -> None:
+    """A person in force for a fund in another county's roster cannot join this one as well:
+    the conflict names the line and the other county."""
+    elsewhere = entitled_sql(
+        "county_code <> :county AND fund_code = ANY(:funds) "
+        "AND person_key IN (SELECT person_key FROM roster_upload)"
+    )
+    rows = session.execute(
+        text(
+            f"SELECT u.line_no, o.county_code, o.fund_code FROM roster_upload u JOIN ({elsewhere}) o "
+            "ON o.person_key = u.person_key AND o.fund_code = u.fund_code ORDER BY u.line_no"
+        ),
+        params,
+    ).all()
+    if rows:
+        raise refuse(
+            "the roster file",
+            [
+                RowIssue(
+                    r.line_no,
+                    ROSTER_HEADERS["id_number"],
+                    f"this person is already in force for {r.fund_code} on the roster of county "
+                    f"{r.county_code}: end it there first",
+                    "error",
+                )
+                for r in rows
+            ],
+        )
 
 
 def roster_at(

@@ -41,6 +41,9 @@ class Tier:
     objects: dict[tuple[str, bool], str]  # (param, in scope) -> value
 
 
+MAKER_ONLY = {"POST /documents/{document_id}/withdrawal": 0}
+
+
 def _document(session: Session, jurisdiction: str, number: str) -> str:
     maker = make_user(session, "finance", jurisdiction)
     principal = Principal(0, maker.username, "finance", 0, jurisdiction)
@@ -52,13 +55,13 @@ def _document(session: Session, jurisdiction: str, number: str) -> str:
     doc = documents.create_document(
         session,
         principal=principal,
-        key=f"matrix-{number}",
         doc_type="allocation",
         number=number,
         fiscal_year=date.today().year,
         amount_fen=100,
         fund=FUND,
     )
+    session.commit()
     return str(doc["id"])
 
 
@@ -229,11 +232,12 @@ def test_every_route_by_every_role_in_and_out_of_scope(
                         problems.append(f"{where}: expected 403, got {r.status_code}")
                     if r.status_code != 403:
                         let_through[label] = let_through.get(label, 0) + 1
-    # A route that refuses everyone would pass the rules above vacuously.
+    # A route that refuses everyone would pass the rules above vacuously (except one that only
+    # the maker of its object may use: the matrix's users made nothing of their own).
     problems += [
         f"{sorted(r.methods)[0]} {p} lets no role through"
         for p, r in routes
-        if f"{sorted(r.methods)[0]} {p}" not in let_through
+        if f"{sorted(r.methods)[0]} {p}" not in let_through | MAKER_ONLY
     ]
     assert not problems, "\n".join(problems)
     assert cases > 100

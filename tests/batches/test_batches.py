@@ -260,9 +260,14 @@ def test_a_person_listed_by_two_counties_is_paid_once(client, session):
     person = rows(a.code, 1, seed=5)
     upload(client, a, csv_of(person))
     twin = [dataclasses.replace(person[0], county_code=b.code, household_id="X1")]
+    refused = upload(client, b, csv_of(twin + rows(b.code, 2, seed=6)))
+    assert refused.status_code == 422 and a.code in refused.text  # in force in A already
+    # Listed by A only from next month on, the clash shows in next month's batches instead.
+    ended = [dataclasses.replace(person[0], start_period="202404")]
+    assert upload(client, a, csv_of(ended), period="202403").status_code == 201
     assert upload(client, b, csv_of(twin + rows(b.code, 2, seed=6))).status_code == 201
-    first = build(client, a).json()
-    second = build(client, b).json()
+    first = build(client, a, period="202404").json()
+    second = build(client, b, period="202404").json()
     assert first["line_count"] == 1 and second["line_count"] == 2
     assert second["findings"].get("same_person_twice") == 1
     assert release(client, b, second["id"]).status_code == 409

@@ -9,7 +9,7 @@ from ledger.domain import AccountKind, PostingLine, allocation_lines, transfer_l
 from ledger.errors import Conflict, InsufficientFunds, ValidationFailed
 from ledger.journal import service
 from ledger.journal.verify import verify
-from tests.factories import fund_chain
+from tests.factories import finance_pair, fund_chain, posted_document, reversed_by_documents
 
 FUND = "urban_minimum_living"
 
@@ -62,29 +62,36 @@ def test_unbalanced_lines_are_refused_before_the_database(session: Session) -> N
 
 
 def test_reversal_mirrors_and_happens_once(session: Session) -> None:
-    e = service.post_entry(
-        session, kind="allocation", lines=allocation_lines("440000", FUND, 500), created_by="t"
-    )
-    session.commit()
-    r = service.reverse_entry(session, entry_id=e.id, created_by="t2")
-    session.commit()
+    maker, checker = finance_pair(session, "440000")
+    doc = posted_document(session, maker, checker, amount_fen=500, fund=FUND)
+    e = doc["entry_ids"][0]
+    reversal = reversed_by_documents(session, maker, checker, e)
+    r = reversal["entry_ids"][0]
     assert service.special_cash(session, "440000", FUND) == 0
-    got = service.get_entry(session, r.id)
-    assert got["reverses_id"] == e.id
-    assert service.get_entry(session, e.id)["reversed_by"] == r.id
+    got = service.get_entry(session, r)
+    assert got["reverses_id"] == e and got["document_type"] == "reversal"
+    assert service.get_entry(session, e)["reversed_by"] == r
     with pytest.raises(Conflict):
-        service.reverse_entry(session, entry_id=e.id, created_by="t3")
+        reversed_by_documents(session, maker, checker, e)
     session.rollback()
     with pytest.raises(Conflict):
-        service.reverse_entry(session, entry_id=r.id, created_by="t3")
+        reversed_by_documents(session, maker, checker, r)
 
 
 def test_reversal_that_would_overdraw_is_refused(session: Session) -> None:
-    fund_chain(session, FUND, {"440000": 1000, "440100": 600})
-    with pytest.raises(InsufficientFunds):
-        service.reverse_entry(
-            session, entry_id=1, created_by="t"
-        )  # the allocation; 600 already left
+    maker, checker = finance_pair(session, "440000")
+    doc = posted_document(session, maker, checker, amount_fen=1000, fund=FUND)
+    posted_document(
+        session,
+        maker,
+        checker,
+        amount_fen=600,
+        fund=FUND,
+        doc_type="transfer",
+        to_jurisdiction="440100",
+    )
+    with pytest.raises(InsufficientFunds):  # 600 of the allocation already left
+        reversed_by_documents(session, maker, checker, doc["entry_ids"][0])
 
 
 def test_balance_as_of_a_date(session: Session) -> None:

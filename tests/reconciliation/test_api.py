@@ -64,9 +64,14 @@ def test_bank_uploads_replays_and_is_scoped(client: Any, session: Session) -> No
     civil = make_user(session, "civil_affairs", batch.county)
     assert upload(client, civil, data).status_code == 403
     logged = session.execute(
-        text("SELECT count(*) FROM audit_log WHERE action = 'bank_file.import'")
-    ).scalar_one()
-    assert logged == 1
+        text(
+            "SELECT status_code, object_id FROM audit_log WHERE action = 'upload_bank_file' "
+            "AND outcome = 'accepted' ORDER BY id"
+        )
+    ).all()
+    # Two requests, one file: the second answered by the first import.
+    assert [tuple(r) for r in logged] == [(201, str(body["file_id"])), (200, str(body["file_id"]))]
+    assert session.execute(text("SELECT count(*) FROM bank_file")).scalar_one() == 1
 
 
 def test_rejected_upload_names_the_line(client: Any, session: Session) -> None:
@@ -118,13 +123,16 @@ def test_exceptions_are_listed_and_resolved_by_another_person(
         client.post(path, json={"action": "refer", "reason": ""}, headers=civil.write()).status_code
         == 422
     )
-    done = client.post(
+    proposed = client.post(
         path,
         json={"action": "match", "reason": "户名改写，核对身份证后确认", "payout_id": p3.id},
         headers=civil.write(),
     )
-    assert done.status_code == 201, done.text
-    assert done.json()["status"] == "matched" and done.json()["entry_id"]
+    assert proposed.status_code == 201, proposed.text
+    second = make_user(session, "civil_affairs", batch.county)
+    done = client.post(f"{path}/approval", headers=second.write())
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "matched" and done.json()["resolution_entry_id"]
     again = client.post(path, json={"action": "refer", "reason": "again"}, headers=civil.write())
     assert again.status_code == 409
     state = session.execute(
@@ -138,10 +146,14 @@ def test_exceptions_are_listed_and_resolved_by_another_person(
     assert suspense == 0
     audited = session.execute(
         text(
-            "SELECT username, detail->>'reason' FROM audit_log WHERE action = 'recon_exception.match'"
+            "SELECT action, username FROM audit_log WHERE object_type LIKE '%exception%' "
+            "AND outcome = 'accepted' ORDER BY id"
         )
-    ).one()
-    assert audited[0] == civil.username
+    ).all()
+    assert [tuple(a) for a in audited] == [
+        ("propose", civil.username),
+        ("approve_resolution", second.username),
+    ]
     auditor = make_user(session, "auditor", "440000")
     assert client.get("/verify", headers=auditor.headers).json()["ok"]
 

@@ -57,8 +57,15 @@ def assert_books_agree(session: Session) -> None:
 
 
 def imp(session: Session, data: bytes, **kw) -> dict:
+    """Import and commit, as the unit of work does; a refusal rolls everything back."""
     kw.setdefault("uploaded_by", "bank-user")
-    return import_bank_file(session, data=data, **kw)
+    try:
+        result = import_bank_file(session, data=data, **kw)
+    except Exception:
+        session.rollback()
+        raise
+    session.commit()
+    return result
 
 
 def test_csv_return_settles_paid_and_failed(session: Session) -> None:

@@ -368,17 +368,17 @@ if EMBEDDED:  # the machine's server is not this test's to restart
 # --- the database lost between a write's answer and its audit row ------------------------------
 
 
-def test_answer_without_its_audit_row_is_a_503_then_the_retry_replays(
+def test_a_write_whose_audit_row_is_lost_is_a_503_and_the_retry_writes_both(
     client: Any, session: Session, monkeypatch: Any
 ) -> None:
-    """Found by the PostgreSQL restart: the audit row failed after the write had committed and
-    the client got a bare 'Internal Server Error' (text/plain 500)."""
+    """The write and its audit row are one transaction: a row that cannot be written takes the
+    write with it (a 503 in the error shape, never a bare 500), and the retry writes both."""
     import psycopg
     from sqlalchemy.exc import OperationalError
 
     from ledger.access import audit
 
-    def lost(_engine: Any, _row: Any) -> None:
+    def lost(*_args: Any, **_kw: Any) -> None:
         raise OperationalError("INSERT INTO audit_log", {}, psycopg.OperationalError("gone"))
 
     maker = make_user(session, "finance", "440000")
@@ -386,9 +386,10 @@ def test_answer_without_its_audit_row_is_a_503_then_the_retry_replays(
     body = {"number": f"粤财社〔{year}〕9号", "fiscal_year": year, "amount": "10.00", "fund": FUND}
     headers = maker.write("audit-lost-1")
     with monkeypatch.context() as m:
-        m.setattr(audit, "_write", lost)
+        m.setattr(audit, "record_audit", lost)
         first = client.post("/documents/allocations", json=body, headers=headers)
     assert first.status_code == 503 and first.headers["Retry-After"] == "1"
+    assert session.execute(text("SELECT count(*) FROM fund_document")).scalar_one() == 0
     assert first.json()["error"]["code"] == "service_unavailable"
     retry = client.post("/documents/allocations", json=body, headers=headers)
     assert retry.status_code == 201, retry.text

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ledger.config import get_settings
 from ledger.money import MAX_FEN, AmountStr
-from tests.factories import fund_chain, make_user
+from tests.factories import finance_pair, make_user, posted_document
 
 LIMIT = 4096
 
@@ -28,8 +28,10 @@ def small_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _first_entry(session: Session) -> int:
-    fund_chain(session, "urban_minimum_living", {"440000": 10_000})
-    return 1
+    """An entry a reversal may name: posted by an approved allocation document."""
+    maker, checker = finance_pair(session, "440000")
+    doc = posted_document(session, maker, checker, amount_fen=10_000, fund="urban_minimum_living")
+    return int(doc["entry_ids"][0])
 
 
 def test_declared_oversize_body_is_refused_before_it_is_read(
@@ -37,7 +39,7 @@ def test_declared_oversize_body_is_refused_before_it_is_read(
 ) -> None:
     finance = make_user(session, "finance", "440000")
     entry = _first_entry(session)
-    body = '{"memo": "' + "x" * (LIMIT * 4) + '"}'
+    body = '{"reason": "' + "x" * (LIMIT * 4) + '"}'
     r = client.post(
         f"/entries/{entry}/reversal",
         content=body,
@@ -46,7 +48,9 @@ def test_declared_oversize_body_is_refused_before_it_is_read(
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "payload_too_large"
     # nothing was claimed or posted: the same key is free for a real request afterwards
-    ok = client.post(f"/entries/{entry}/reversal", json={}, headers=finance.write("big-1"))
+    ok = client.post(
+        f"/entries/{entry}/reversal", json={"reason": "重复"}, headers=finance.write("big-1")
+    )
     assert ok.status_code == 201
 
 
@@ -57,7 +61,7 @@ def test_streamed_oversize_body_is_refused_at_the_limit(
     entry = _first_entry(session)
 
     def chunks() -> Iterator[bytes]:
-        yield b'{"memo": "'
+        yield b'{"reason": "'
         for _ in range(64):
             yield b"y" * 1024
         yield b'"}'

@@ -57,13 +57,20 @@ def csv_of(roster: list[RosterRow], **kw: Any) -> bytes:
 
 
 def upload(
-    client: Any, c: County, data: bytes, *, period: str = PERIOD, name: str = "roster.csv"
+    client: Any,
+    c: County,
+    data: bytes,
+    *,
+    period: str = PERIOD,
+    name: str = "roster.csv",
+    **form: Any,
 ) -> Any:
+    """Upload as the county's maker; ``form`` adds mode, dry_run or confirm_exits."""
     return client.post(
         f"/counties/{c.code}/roster",
         headers=c.maker.write(),
         files={"file": (name, data)},
-        data={"effective_period": period},
+        data={"effective_period": period, **{k: str(v) for k, v in form.items()}},
     )
 
 

@@ -137,7 +137,9 @@ def test_joins_exits_and_changes_keep_their_history(client, session):
     later = [dataclasses.replace(r) for r in roster[1:]]  # roster[0] exits
     later[0] = dataclasses.replace(later[0], monthly_amount_fen=later[0].monthly_amount_fen + 100)
     later.append(rows(c.code, 1, seed=99)[0])  # a join
-    reply = upload(client, c, csv_of(later), period="202403").json()
+    reply = upload(
+        client, c, csv_of(later), period="202403", mode="replace", confirm_exits=1
+    ).json()
     assert (reply["joined"], reply["changed"], reply["exited"], reply["unchanged"]) == (1, 1, 1, 3)
     jan = service.roster_at(session, county=c.code, period="202401")
     mar = service.roster_at(session, county=c.code, period="202403")
@@ -194,6 +196,7 @@ def test_a_rejected_file_changes_nothing(session, which, seed, xlsx):
         effective_period="202401",
         imported_by="t",
     )
+    session.commit()
     before = counts(session)
     snapshot = service.roster_at(session, county="440103", period="202403")
     rng = random.Random(seed)
