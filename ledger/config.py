@@ -26,6 +26,20 @@ class Settings(BaseSettings):
         description="Role the service switches to after connecting (SET ROLE), e.g. ledger_app.",
     )
     max_upload_bytes: int = 200 * 1024 * 1024
+    # Parser limits (ledger.limits.ParseLimits): enforced while a file is read.
+    max_table_rows: int = Field(default=1_000_000, ge=1, description="Roster/register rows.")
+    max_table_columns: int = Field(default=256, ge=1, description="Columns of any table read.")
+    max_table_cells: int = Field(default=20_000_000, ge=1, description="Cells of one table.")
+    max_line_chars: int = Field(default=65_536, ge=1, description="Characters in one CSV line.")
+    max_file_lines: int = Field(default=5_000_000, ge=1, description="Lines of a return file.")
+    xlsx_max_unzipped_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
+    xlsx_max_members: int = Field(default=1_000, ge=1)
+    xlsx_max_sheets: int = Field(default=64, ge=1)
+    xlsx_max_shared_strings: int = Field(default=2_000_000, ge=1)
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed.",
+    )
     complaint_hotline: str = "12345"
     font_path: Path | None = Field(default=None, description="TrueType CJK font for the PDFs.")
 
