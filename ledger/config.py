@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "demo-only-secret-not-for-production-use"
@@ -42,6 +43,14 @@ class Settings(BaseSettings):
     )
     complaint_hotline: str = "12345"
     font_path: Path | None = Field(default=None, description="TrueType CJK font for the PDFs.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the entry
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -40,9 +40,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine
     install_error_handlers(app)
-    install_audit_log(app)  # inside the request-id middleware, so each row carries the id
-    install_request_ids(app)
+    # Innermost first. The upload limit sits inside the audit log, so a 413 (declared or
+    # streamed) is recorded as the refusal it is; the audit log inside the request-id
+    # middleware, so each row carries the id.
     app.add_middleware(UploadLimit)  # reliability: oversize bodies refused (413) before reading
+    install_audit_log(app)
+    install_request_ids(app)
     app.include_router(books_router)
     app.include_router(access_router)  # access & documents
     app.include_router(documents_router)  # access & documents

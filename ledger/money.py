@@ -36,7 +36,7 @@ def check_fen_range(fen: int, written: object = None) -> int:
     """The one bound on any amount read from outside: at most ``MAX_FEN`` either way, so an
     amount and the sums of many fit the BIGINT fen columns. Raises AmountError."""
     if not -MAX_FEN <= fen <= MAX_FEN:
-        shown = repr(written) if written is not None else fen_to_str(fen)
+        shown = repr(written)[:40] if written is not None else fen_to_str(fen)
         raise AmountError(
             f"amount {shown} is larger than the ledger accepts (at most {fen_to_str(MAX_FEN)})"
         )

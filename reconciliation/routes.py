@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from ledger.access.deps import CurrentUser, IdempotencyKey, SessionDep, require_role
 from ledger.config import get_settings
-from ledger.errors import ERROR_RESPONSES, PayloadTooLarge
+from ledger.errors import ERROR_RESPONSES, ErrorResponse, PayloadTooLarge, UnsupportedMediaType
 from ledger.journal import idempotency
 from reconciliation import service
 from reconciliation.models import (
@@ -46,6 +46,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     "/bank-files",
     response_model=BankFilePublic,
     status_code=201,
+    responses={415: {"model": ErrorResponse, "description": "A multipart form, not the file"}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -71,6 +72,13 @@ async def upload_bank_file(
     The same bytes again return the first import (200) and apply nothing.
     """
     require_role(user, "bank")
+    if request.headers.get("content-type", "").lower().startswith("multipart/"):
+        # The body is stored and hashed as the bank's file: an envelope around it is not.
+        raise UnsupportedMediaType(
+            "send the return file itself as the request body (application/octet-stream), "
+            "not a multipart form",
+            [{"field": "Content-Type", "reason": "multipart bodies are not accepted"}],
+        )
     data = await _read_limited(request, get_settings().max_upload_bytes)
     body = {"sha256": hashlib.sha256(data).hexdigest(), "batch_id": batch_id, "county": county}
     stored = idempotency.claim(session, key=key, operation="bank_file.upload", body=body)
@@ -99,7 +107,7 @@ async def upload_bank_file(
     return public
 
 
-@router.get("/bank-files/{file_id}", response_model=BankFilePublic)
+@router.get("/bank-files/{file_id:int}", response_model=BankFilePublic)
 def read_bank_file(file_id: int, session: SessionDep, user: CurrentUser) -> BankFilePublic:
     """What an imported file did (a bank sees its own files; others their jurisdiction's)."""
     result = service.get_bank_file(session, file_id=file_id, principal=user)
@@ -130,7 +138,7 @@ def read_exceptions(
 
 
 @router.post(
-    "/reconciliation/exceptions/{exception_id}/resolution",
+    "/reconciliation/exceptions/{exception_id:int}/resolution",
     response_model=ResolutionPublic,
     status_code=201,
 )

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
 from ledger.access.service import Principal
-from ledger.api import connection_lost, unavailable
+from ledger.api import client_address, connection_lost, iter_routes, unavailable
 from ledger.db import get_engine
 from ledger.jurisdictions.catalog import level_of
 
@@ -78,7 +78,7 @@ def _route_of(request: Request) -> tuple[str, str | None, str | None]:
     """(action, object type, object id) from the matched route; unmatched paths keep their text."""
     route = request.scope.get("route")
     if route is None:
-        for candidate in request.app.router.routes:
+        for candidate in iter_routes(request.app.router.routes):
             if candidate.matches(request.scope)[0] is Match.FULL:
                 route = candidate
                 break
@@ -86,7 +86,11 @@ def _route_of(request: Request) -> tuple[str, str | None, str | None]:
         return f"{request.method} {request.url.path}", None, None
     params = request.scope.get("path_params") or {}
     object_id = "/".join(str(v) for v in params.values()) or None
-    return getattr(route, "name", None) or route.path, getattr(route, "path", None), object_id
+    return (
+        getattr(route, "name", None) or route.path,
+        getattr(route, "path_format", None),
+        object_id,
+    )
 
 
 def _write(engine: Engine, row: dict[str, Any]) -> None:
@@ -120,7 +124,7 @@ def install_audit_log(app: FastAPI) -> None:
                 "object_id": object_id,
                 "request_id": getattr(request.state, "request_id", None)
                 or request.headers.get("X-Request-ID"),
-                "client_addr": request.client.host if request.client else None,
+                "client_addr": client_address(request),
                 "status_code": status_code,
                 "detail": {
                     "method": request.method,

@@ -73,14 +73,14 @@ def build(
     return _public(result)
 
 
-@router.get("/batches/{batch_id}", response_model=BatchPublic)
+@router.get("/batches/{batch_id:int}", response_model=BatchPublic)
 def read_batch(batch_id: int, session: SessionDep, user: CurrentUser) -> BatchPublic:
     batch = service.get_batch(session, batch_id)
     _may_read(user, batch)
     return _public(batch)
 
 
-@router.get("/batches/{batch_id}/findings", response_model=list[FindingPublic])
+@router.get("/batches/{batch_id:int}/findings", response_model=list[FindingPublic])
 def read_findings(
     batch_id: int, session: SessionDep, user: CurrentUser, all_runs: bool = False
 ) -> list[FindingPublic]:
@@ -94,14 +94,14 @@ def read_findings(
     ]
 
 
-@router.post("/batches/{batch_id}/checks", status_code=201)
+@router.post("/batches/{batch_id:int}/checks", status_code=201)
 def recheck(batch_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Run the checks again, e.g. after importing a register; acknowledgements carry over."""
     _civil_affairs(user, service.get_batch(session, batch_id))
     return service.recheck_batch(session, batch_id=batch_id)
 
 
-@router.post("/batches/{batch_id}/acknowledgements", response_model=Acknowledged)
+@router.post("/batches/{batch_id:int}/acknowledgements", response_model=Acknowledged)
 def acknowledge(
     batch_id: int,
     body: Acknowledgement,
@@ -123,7 +123,7 @@ def acknowledge(
     return Acknowledged(**result)
 
 
-@router.post("/batches/{batch_id}/release", response_model=Released)
+@router.post("/batches/{batch_id:int}/release", response_model=Released)
 def release(batch_id: int, session: SessionDep, user: CurrentUser, key: IdempotencyKey) -> Released:
     """Release by a second civil-affairs user: posts Dr in transit / Cr special cash and sends
     every line. Refused while a blocking finding or an unacknowledged warning remains."""
@@ -132,7 +132,7 @@ def release(batch_id: int, session: SessionDep, user: CurrentUser, key: Idempote
     return Released(**result, total=fen_to_str(result["total_fen"]))
 
 
-@router.post("/batches/{batch_id}/cancel", response_model=Cancelled)
+@router.post("/batches/{batch_id:int}/cancel", response_model=Cancelled)
 def cancel(batch_id: int, session: SessionDep, user: CurrentUser, key: IdempotencyKey) -> Cancelled:
     _civil_affairs(user, service.get_batch(session, batch_id))
     return Cancelled(**service.cancel_batch(session, batch_id=batch_id, by=user.username, key=key))
@@ -158,7 +158,7 @@ def _released(session: Any, user: Principal, batch_id: int) -> dict[str, Any]:
 
 
 @router.get(
-    "/batches/{batch_id}/instructions.csv",
+    "/batches/{batch_id:int}/instructions.csv",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "The CSV instruction file"}},
 )
@@ -190,7 +190,7 @@ def instruction_csv(
 
 
 @router.get(
-    "/batches/{batch_id}/instructions.xml",
+    "/batches/{batch_id:int}/instructions.xml",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/xml": {}}, "description": "The pain.001 file"}},
 )

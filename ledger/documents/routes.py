@@ -99,7 +99,7 @@ def _require_document_scope(session: SessionDep, user: CurrentUser, document_id:
         )
 
 
-@router.post("/documents/{document_id}/approval", response_model=Approval)
+@router.post("/documents/{document_id:int}/approval", response_model=Approval)
 def approve(
     document_id: int, session: SessionDep, user: CurrentUser, key: IdempotencyKey
 ) -> Approval:
@@ -112,7 +112,7 @@ def approve(
     return Approval(document=DocumentPublic(**doc), newly_approved=newly)
 
 
-@router.get("/documents/{document_id}", response_model=DocumentPublic)
+@router.get("/documents/{document_id:int}", response_model=DocumentPublic)
 def read_document(document_id: int, session: SessionDep, user: CurrentUser) -> DocumentPublic:
     _require_document_scope(session, user, document_id)
     return DocumentPublic(**service.get_document(session, document_id=document_id))

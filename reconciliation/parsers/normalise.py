@@ -34,8 +34,8 @@ def parse_amount_fen(text: str) -> int:
         yuan, cents = plain.groups()
         if len(yuan) > _MAX_YUAN_CHARS:  # no int() of a million digits
             raise ValueError(f"amount {text[:40]!r}… is larger than the ledger accepts")
-        fen = int(yuan.replace(",", "")) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
-        return check_fen_range(fen, text)
+        whole = int(yuan.replace(",", "")) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
+        return check_fen_range(whole, text)
     s = nfkc(text).replace(" ", "")
     for mark in _CURRENCY_MARKS:
         if s.upper().startswith(mark):
