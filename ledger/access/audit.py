@@ -87,7 +87,7 @@ def _route_of(request: Request) -> tuple[str, str | None, str | None]:
     params = request.scope.get("path_params") or {}
     object_id = "/".join(str(v) for v in params.values()) or None
     return (
-        getattr(route, "name", None) or getattr(route, "path", ""),
+        str(getattr(route, "name", None) or getattr(route, "path", "")),
         getattr(route, "path_format", None),
         object_id,
     )
