@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
+from ledger.config import get_settings
 from ledger.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("ledger.api")
@@ -29,6 +34,67 @@ def unavailable() -> JSONResponse:
         "returns the first result if this request was in fact written"
     )
     return JSONResponse(lost.body(), status_code=503, headers={"Retry-After": "1"})
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def parse_networks(spec: str) -> tuple[IPNetwork, ...]:
+    """``"10.0.0.1, 192.168.0.0/16"`` as networks (a bare address is a one-address network)."""
+    return tuple(
+        ipaddress.ip_network(p.strip(), strict=False) for p in spec.split(",") if p.strip()
+    )
+
+
+def _in(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_address(request: Request) -> str | None:
+    """The address a request came from: the socket's peer, unless that peer is one of
+    ``LEDGER_TRUSTED_PROXIES``; then the right-most X-Forwarded-For hop that is not a trusted
+    proxy (hops to its left were written by the client and prove nothing)."""
+    peer = request.client.host if request.client else None
+    networks = parse_networks(get_settings().trusted_proxies)
+    if peer is None or not _in(peer, networks):
+        return peer
+    hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    address = peer
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # a malformed hop: nothing to its left can be trusted either
+        address = hop
+        if not _in(hop, networks):
+            break
+    return address
+
+
+def iter_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every concrete route, those of included routers too (FastAPI wraps an included router in
+    one route; ours are included without a prefix, so their routes match the request's path)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from iter_routes(inner.routes)
+        else:
+            yield route
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names only the first route's)."""
+    methods = {"OPTIONS"}
+    for route in iter_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -54,7 +120,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 405:
+            allow = {"Allow": ", ".join(allowed_methods(request))}
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=allow)
+            exc = HTTPException(405, f"{request.method} is not allowed here", headers=allow)
         # Starlette's own refusals (unknown path, wrong method, a body that is not JSON) keep the
         # one error shape; an unreadable body is invalid input like any other, so 422.
         status = 422 if exc.status_code == 400 else exc.status_code

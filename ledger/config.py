@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "demo-only-secret-not-for-production-use"
@@ -38,8 +39,30 @@ class Settings(BaseSettings):
         le=1,
         description="A roster replace ending more than this share of households needs confirm_exits.",
     )
+    # Parser limits (ledger.limits.ParseLimits): enforced while a file is read.
+    max_table_rows: int = Field(default=1_000_000, ge=1, description="Roster/register rows.")
+    max_table_columns: int = Field(default=256, ge=1, description="Columns of any table read.")
+    max_table_cells: int = Field(default=20_000_000, ge=1, description="Cells of one table.")
+    max_line_chars: int = Field(default=65_536, ge=1, description="Characters in one CSV line.")
+    max_file_lines: int = Field(default=5_000_000, ge=1, description="Lines of a return file.")
+    xlsx_max_unzipped_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
+    xlsx_max_members: int = Field(default=1_000, ge=1)
+    xlsx_max_sheets: int = Field(default=64, ge=1)
+    xlsx_max_shared_strings: int = Field(default=2_000_000, ge=1)
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed.",
+    )
     complaint_hotline: str = "12345"
     font_path: Path | None = Field(default=None, description="TrueType CJK font for the PDFs.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the entry
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

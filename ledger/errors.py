@@ -86,6 +86,11 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class ServiceUnavailable(DomainError):
     """The database could not be reached or the connection was lost mid-request: the same request
     with the same Idempotency-Key may be retried, and returns the first result if it was written."""

@@ -14,6 +14,8 @@ from ledger.api import install_error_handlers, install_request_ids
 from ledger.batches.demo import BATCH_STAGES  # batches
 from ledger.batches.routes import router as batches_router  # batches
 from ledger.documents.routes import router as documents_router  # access & documents
+from ledger.jobs import cli as jobs_cli  # reliability: the job queue
+from ledger.jobs.routes import router as jobs_router  # reliability: the job queue
 from ledger.journal.routes import router as books_router
 from ledger.journal.verify import EXTRA_CHECKS
 from ledger.limits import UploadLimit  # reliability
@@ -40,9 +42,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine
     install_error_handlers(app)
-    install_audit_log(app)  # inside the request-id middleware, so each row carries the id
-    install_request_ids(app)
+    # Innermost first. The upload limit sits inside the audit log, so a 413 (declared or
+    # streamed) is recorded as the refusal it is; the audit log inside the request-id
+    # middleware, so each row carries the id.
     app.add_middleware(UploadLimit)  # reliability: oversize bodies refused (413) before reading
+    install_audit_log(app)
+    install_request_ids(app)
     app.include_router(books_router)
     app.include_router(access_router)  # access & documents
     app.include_router(documents_router)  # access & documents
@@ -50,6 +55,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(batches_router)  # batches
     app.include_router(reconciliation_router)
     app.include_router(reports_router)
+    app.include_router(jobs_router)  # reliability: the job queue
     return app
 
 
@@ -62,6 +68,10 @@ DEMO_STAGES: list[demo.Stage] = [
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
 cli.add_typer(reconcile_cli, name="reconcile")  # reconciliation
-cli.add_typer(report_cli.report_app, name="report")  # reports: ledger report disclosure|audit
+cli.add_typer(report_cli.report_app, name="report")
+cli.command("worker")(jobs_cli.worker)  # reliability: ledger worker
+cli.add_typer(
+    jobs_cli.jobs_app, name="jobs"
+)  # reliability: ledger jobs show ID  # reports: ledger report disclosure|audit
 if check_suspense not in EXTRA_CHECKS:
     EXTRA_CHECKS.append(check_suspense)  # reconciliation: suspense = unplaced bank lines

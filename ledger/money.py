@@ -26,11 +26,20 @@ def parse_amount_fen(value: Any, *, allow_zero: bool = False) -> int:
     text = value.strip()
     if not _AMOUNT_RE.match(text):
         raise AmountError(f"amount {value!r} is not a non-negative decimal with at most 2 places")
-    fen = int(Decimal(text) * 100)
-    if fen > MAX_FEN:
-        raise AmountError(f"amount {value!r} is larger than the ledger accepts")
+    fen = check_fen_range(int(Decimal(text) * 100), value)
     if fen == 0 and not allow_zero:
         raise AmountError("amount must be greater than zero")
+    return fen
+
+
+def check_fen_range(fen: int, written: object = None) -> int:
+    """The one bound on any amount read from outside: at most ``MAX_FEN`` either way, so an
+    amount and the sums of many fit the BIGINT fen columns. Raises AmountError."""
+    if not -MAX_FEN <= fen <= MAX_FEN:
+        shown = repr(written)[:40] if written is not None else fen_to_str(fen)
+        raise AmountError(
+            f"amount {shown} is larger than the ledger accepts (at most {fen_to_str(MAX_FEN)})"
+        )
     return fen
 
 

@@ -18,7 +18,7 @@ from ledger.access.deps import (
 )
 from ledger.access.service import Principal
 from ledger.config import get_settings
-from ledger.errors import ERROR_RESPONSES, PayloadTooLarge
+from ledger.errors import ERROR_RESPONSES, ErrorResponse, PayloadTooLarge, UnsupportedMediaType
 from reconciliation import service
 from reconciliation.models import (
     BankFilePublic,
@@ -59,6 +59,13 @@ async def uploaded_file(
     request: Request, user: Annotated[Principal, Depends(bank_uploader)]
 ) -> bytes:
     """The raw body, read off the event loop's socket with its size bounded as it streams."""
+    if request.headers.get("content-type", "").lower().startswith("multipart/"):
+        # The body is stored and hashed as the bank's file: an envelope around it is not.
+        raise UnsupportedMediaType(
+            "send the return file itself as the request body (application/octet-stream), "
+            "not a multipart form",
+            [{"field": "Content-Type", "reason": "multipart bodies are not accepted"}],
+        )
     return await _read_limited(request, get_settings().max_upload_bytes)
 
 
@@ -66,6 +73,7 @@ async def uploaded_file(
     "/bank-files",
     response_model=BankFilePublic,
     status_code=201,
+    responses={415: {"model": ErrorResponse, "description": "A multipart form, not the file"}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -112,7 +120,7 @@ def upload_bank_file(
     return BankFilePublic(**result)
 
 
-@router.get("/bank-files/{file_id}", response_model=BankFilePublic)
+@router.get("/bank-files/{file_id:int}", response_model=BankFilePublic)
 def read_bank_file(file_id: int, session: SessionDep, user: CurrentUser) -> BankFilePublic:
     """What an imported file did (a bank sees its own files; others their jurisdiction's)."""
     result = service.get_bank_file(session, file_id=file_id, principal=user)
@@ -147,7 +155,7 @@ def _decider(user: Principal) -> None:
 
 
 @router.post(
-    "/reconciliation/exceptions/{exception_id}/resolution",
+    "/reconciliation/exceptions/{exception_id:int}/resolution",
     response_model=ExceptionPublic,
     status_code=201,
 )
@@ -174,7 +182,7 @@ def propose(
 
 
 @router.post(
-    "/reconciliation/exceptions/{exception_id}/resolution/approval",
+    "/reconciliation/exceptions/{exception_id:int}/resolution/approval",
     response_model=ExceptionPublic,
 )
 def approve_resolution(exception_id: int, user: CurrentUser, write: Write) -> ExceptionPublic:
@@ -192,7 +200,7 @@ def approve_resolution(exception_id: int, user: CurrentUser, write: Write) -> Ex
 
 
 @router.post(
-    "/reconciliation/exceptions/{exception_id}/resolution/rejection",
+    "/reconciliation/exceptions/{exception_id:int}/resolution/rejection",
     response_model=ExceptionPublic,
 )
 def reject_resolution(

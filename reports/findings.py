@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from ledger.checks.model import Finding
 from ledger.money import fen_to_str
+from ledger.spreadsheet import neutralise
 from reports.scope import Scope, add_months
 
 CONFIG_PATH = Path(__file__).resolve().parent / "config" / "findings.toml"
@@ -418,12 +419,6 @@ def run_scope(session: Session, *, run_id: str) -> tuple[str, str] | None:
 
 CSV_HEADER = ("规则 rule", "严重程度 severity", "行政区划 jurisdiction", "资金 fund", "期间 period",
               "批次 batch", "说明 message", "证据 evidence")  # fmt: skip
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """A cell a spreadsheet would run as a formula is prefixed with a quote and shown as text."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def findings_csv(findings: Iterable[Finding]) -> bytes:

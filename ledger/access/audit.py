@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
 from ledger.access.service import Principal
-from ledger.api import connection_lost, unavailable
+from ledger.api import client_address, connection_lost, iter_routes, unavailable
 from ledger.db import get_engine
 from ledger.jurisdictions.catalog import level_of
 
@@ -71,15 +71,11 @@ def record_audit(
     )
 
 
-def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def route_of(request: Request) -> tuple[str, str | None, str | None]:
     """(action, object type, object id) from the matched route; unmatched paths keep their text."""
     route = request.scope.get("route")
     if route is None:
-        for candidate in request.app.router.routes:
+        for candidate in iter_routes(request.app.router.routes):
             if candidate.matches(request.scope)[0] is Match.FULL:
                 route = candidate
                 break
@@ -87,7 +83,11 @@ def route_of(request: Request) -> tuple[str, str | None, str | None]:
         return f"{request.method} {request.url.path}", None, None
     params = request.scope.get("path_params") or {}
     object_id = "/".join(str(v) for v in params.values()) or None
-    return getattr(route, "name", None) or route.path, getattr(route, "path", None), object_id
+    return (
+        str(getattr(route, "name", None) or getattr(route, "path", "")),
+        getattr(route, "path_format", None),
+        object_id,
+    )
 
 
 def _write(engine: Engine, row: dict[str, Any]) -> None:

@@ -61,7 +61,8 @@ def request_unit_of_work(
 ) -> UnitOfWork:
     """A unit of work for a request: its audit trail (the route, the object, request id, client
     address); refusals are recorded by the audit middleware, which knows the answer's status."""
-    from ledger.access.audit import client_address, route_of
+    from ledger.access.audit import route_of
+    from ledger.api import client_address
 
     action, object_type, object_id = route_of(request)
     trail = AuditTrail(

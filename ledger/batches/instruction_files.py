@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from copy import deepcopy
@@ -24,6 +25,7 @@ from typing import IO, BinaryIO, Literal
 from lxml import etree
 
 from ledger.money import fen_to_str
+from ledger.spreadsheet import neutralise
 
 __all__ = [
     "PAIN001_NS",
@@ -131,7 +133,7 @@ def write_instruction_csv(
             (
                 line.seq,
                 line.account_no,
-                line.account_name,
+                neutralise(line.account_name),
                 fen_to_str(line.amount_fen),
                 line.reference,
             )
@@ -143,10 +145,19 @@ def write_instruction_csv(
     flush(tally.last_seq)
 
 
+# pain.001.001.09's Max35Text/Max140Text are any xs:string of 1–35/140 characters (Chinese
+# included); what XML 1.0 cannot carry, and control characters a bank's form would not show,
+# are refused rather than written.
+_NOT_TEXT_RE = re.compile("[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _text(value: str, *, max_len: int, what: str) -> str:
     value = value.strip()
     if not 1 <= len(value) <= max_len:
         raise ValueError(f"{what} must be 1–{max_len} characters, got {value!r}")
+    bad = _NOT_TEXT_RE.search(value)
+    if bad is not None:
+        raise ValueError(f"{what} holds {bad.group()!r}, which pain.001 text cannot carry")
     return value
 
 

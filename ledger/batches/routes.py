@@ -77,14 +77,14 @@ def build(body: BatchCreate, user: CurrentUser, write: Write) -> BatchPublic:
     return _public(result)
 
 
-@router.get("/batches/{batch_id}", response_model=BatchPublic)
+@router.get("/batches/{batch_id:int}", response_model=BatchPublic)
 def read_batch(batch_id: int, session: SessionDep, user: CurrentUser) -> BatchPublic:
     batch = service.get_batch(session, batch_id)
     _may_read(user, batch)
     return _public(batch)
 
 
-@router.get("/batches/{batch_id}/findings", response_model=list[FindingPublic])
+@router.get("/batches/{batch_id:int}/findings", response_model=list[FindingPublic])
 def read_findings(
     batch_id: int, session: SessionDep, user: CurrentUser, all_runs: bool = False
 ) -> list[FindingPublic]:
@@ -98,7 +98,7 @@ def read_findings(
     ]
 
 
-@router.post("/batches/{batch_id}/checks", response_model=CheckRun, status_code=201)
+@router.post("/batches/{batch_id:int}/checks", response_model=CheckRun, status_code=201)
 def recheck(batch_id: int, session: SessionDep, user: CurrentUser, write: Write) -> CheckRun:
     """Run the checks again, e.g. after importing a register or funding the county; the run is
     recorded even when it finds nothing, and the latest run decides release."""
@@ -112,7 +112,7 @@ def recheck(batch_id: int, session: SessionDep, user: CurrentUser, write: Write)
     return CheckRun(**result)
 
 
-@router.post("/batches/{batch_id}/acknowledgements", response_model=Acknowledged)
+@router.post("/batches/{batch_id:int}/acknowledgements", response_model=Acknowledged)
 def acknowledge(
     batch_id: int, body: Acknowledgement, session: SessionDep, user: CurrentUser, write: Write
 ) -> Acknowledged:
@@ -133,7 +133,7 @@ def acknowledge(
     return Acknowledged(**result)
 
 
-@router.post("/batches/{batch_id}/release", response_model=Released)
+@router.post("/batches/{batch_id:int}/release", response_model=Released)
 def release(batch_id: int, session: SessionDep, user: CurrentUser, write: Write) -> Released:
     """Release by a second civil-affairs user: posts Dr in transit / Cr special cash and sends
     every line. Refused while a blocking finding or an unacknowledged warning remains."""
@@ -146,7 +146,7 @@ def release(batch_id: int, session: SessionDep, user: CurrentUser, write: Write)
     return Released(**result, total=fen_to_str(result["total_fen"]))
 
 
-@router.post("/batches/{batch_id}/cancel", response_model=Cancelled)
+@router.post("/batches/{batch_id:int}/cancel", response_model=Cancelled)
 def cancel(batch_id: int, session: SessionDep, user: CurrentUser, write: Write) -> Cancelled:
     _civil_affairs(user, service.get_batch(session, batch_id))
     result = write.run(
@@ -177,7 +177,7 @@ def _released(session: Any, user: Principal, batch_id: int) -> dict[str, Any]:
 
 
 @router.get(
-    "/batches/{batch_id}/instructions.csv",
+    "/batches/{batch_id:int}/instructions.csv",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "The CSV instruction file"}},
 )
@@ -209,7 +209,7 @@ def instruction_csv(
 
 
 @router.get(
-    "/batches/{batch_id}/instructions.xml",
+    "/batches/{batch_id:int}/instructions.xml",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/xml": {}}, "description": "The pain.001 file"}},
 )

@@ -94,7 +94,7 @@ def _require_document_scope(session: SessionDep, user: CurrentUser, document_id:
         )
 
 
-@router.post("/documents/{document_id}/approval", response_model=Approval)
+@router.post("/documents/{document_id:int}/approval", response_model=Approval)
 def approve(document_id: int, session: SessionDep, user: CurrentUser, write: Write) -> Approval:
     """Approve and post a draft: another finance user of the issuing bureau than its maker.
 
@@ -130,7 +130,7 @@ def _decide(
     return DocumentPublic(**doc)
 
 
-@router.post("/documents/{document_id}/rejection", response_model=DocumentPublic)
+@router.post("/documents/{document_id:int}/rejection", response_model=DocumentPublic)
 def reject(
     document_id: int, body: Decision, session: SessionDep, user: CurrentUser, write: Write
 ) -> DocumentPublic:
@@ -138,7 +138,7 @@ def reject(
     return _decide(session, user, write, document_id, "rejected", body)
 
 
-@router.post("/documents/{document_id}/withdrawal", response_model=DocumentPublic)
+@router.post("/documents/{document_id:int}/withdrawal", response_model=DocumentPublic)
 def withdraw(
     document_id: int, body: Decision, session: SessionDep, user: CurrentUser, write: Write
 ) -> DocumentPublic:
@@ -146,7 +146,7 @@ def withdraw(
     return _decide(session, user, write, document_id, "withdrawn", body)
 
 
-@router.get("/documents/{document_id}", response_model=DocumentPublic)
+@router.get("/documents/{document_id:int}", response_model=DocumentPublic)
 def read_document(document_id: int, session: SessionDep, user: CurrentUser) -> DocumentPublic:
     _require_document_scope(session, user, document_id)
     return DocumentPublic(**service.get_document(session, document_id=document_id))

@@ -110,7 +110,7 @@ def read_account_journal(
     return [JournalLine(**{**r, "amount": fen_to_str(r["amount_fen"])}) for r in rows]
 
 
-@router.get("/entries/{entry_id}", response_model=EntryPublic)
+@router.get("/entries/{entry_id:int}", response_model=EntryPublic)
 def read_entry(entry_id: int, session: SessionDep, user: CurrentUser) -> EntryPublic:
     entry = service.get_entry(session, entry_id)
     if not any(user.sees(p["jurisdiction"]) for p in entry["postings"]):
@@ -119,7 +119,7 @@ def read_entry(entry_id: int, session: SessionDep, user: CurrentUser) -> EntryPu
     return EntryPublic(**entry)
 
 
-@router.post("/entries/{entry_id}/reversal", response_model=DocumentPublic, status_code=201)
+@router.post("/entries/{entry_id:int}/reversal", response_model=DocumentPublic, status_code=201)
 def reverse(
     entry_id: int, body: ReversalCreate, session: SessionDep, user: CurrentUser, write: Write
 ) -> DocumentPublic:

@@ -293,8 +293,8 @@ def balances(
     else:
         sql = (
             "SELECT a.jurisdiction_code, a.fund_code, a.kind, COALESCE(sum(CASE p.side WHEN 'D' "
-            "THEN p.amount_fen ELSE -p.amount_fen END) FILTER (WHERE e.effective_date <= :d), 0) "
-            "AS balance_fen FROM account a LEFT JOIN posting p ON p.account_id = a.id "
+            "THEN p.amount_fen ELSE -p.amount_fen END) FILTER (WHERE e.effective_date <= :d), 0)"
+            "::bigint AS balance_fen FROM account a LEFT JOIN posting p ON p.account_id = a.id "
             "LEFT JOIN journal_entry e ON e.id = p.entry_id "
             "WHERE a.jurisdiction_code = :j AND (CAST(:f AS text) IS NULL OR a.fund_code = :f) "
             "GROUP BY a.id ORDER BY a.fund_code, a.kind"

@@ -21,6 +21,13 @@ from typing import Any, Literal, TypeVar
 from stdnum import luhn, numdb
 from stdnum.cn import ric
 
+from ledger.limits import (
+    LimitExceeded,
+    ParseLimits,
+    bounded_lines,
+    check_zip_directory,
+    parse_limits,
+)
 from ledger.money import AmountError, parse_amount_fen
 
 Severity = Literal["error", "warning"]
@@ -96,40 +103,118 @@ def _decode(data: bytes) -> str | None:
     return None
 
 
-def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(text: str, limits: ParseLimits) -> Iterator[tuple[int, list[str]]]:
     """Each record with the physical line it starts on (quoted fields may span lines)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    lines = bounded_lines(
+        io.StringIO(text, newline=""),
+        max_chars=limits.max_line_chars,
+        max_lines=limits.max_table_rows,
+        lines_setting="max_table_rows",
+    )
+    reader = csv.reader(lines)
     start = 1
+    cells = 0
     for record in reader:
+        cells = _check_width(len(record), cells, start, limits)
         yield start, record
         start = reader.line_num + 1
 
 
-def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
+def _check_width(width: int, cells: int, line: int, limits: ParseLimits) -> int:
+    """The running cell count after a row of ``width`` cells; refuses a row or table too wide."""
+    if width > limits.max_table_columns:
+        raise LimitExceeded(
+            "max_table_columns", limits.max_table_columns, "columns in a row", line=line
+        )
+    cells += width
+    if cells > limits.max_table_cells:
+        raise LimitExceeded("max_table_cells", limits.max_table_cells, "cells", line=line)
+    return cells
+
+
+def _check_xlsx_zip(data: bytes, limits: ParseLimits) -> None:
+    """Sizes, members and shared strings of a workbook, before openpyxl inflates any of it.
+
+    ``zipfile`` never inflates a member beyond its recorded size (a lie fails the CRC), so the
+    recorded sizes bound what reading the workbook can allocate.
+    """
+    from lxml import etree
+
+    check_zip_directory(data, limits)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+        if sum(m.file_size for m in members) > limits.xlsx_max_unzipped_bytes:
+            raise LimitExceeded(
+                "xlsx_max_unzipped_bytes", limits.xlsx_max_unzipped_bytes, "bytes unzipped"
+            )
+        for member in members:
+            if not member.filename.lower().endswith("sharedstrings.xml"):
+                continue
+            strings = 0
+            with archive.open(member) as source:
+                for _event, element in etree.iterparse(
+                    source, events=("end",), resolve_entities=False, no_network=True
+                ):
+                    if element.tag.rpartition("}")[2] == "si":
+                        strings += 1
+                        if strings > limits.xlsx_max_shared_strings:
+                            raise LimitExceeded(
+                                "xlsx_max_shared_strings",
+                                limits.xlsx_max_shared_strings,
+                                "shared strings",
+                            )
+                        element.clear(keep_tail=False)
+
+
+def _xlsx_records(data: bytes, limits: ParseLimits) -> Iterator[tuple[int, list[str]]]:
     from openpyxl import load_workbook
 
+    _check_xlsx_zip(data, limits)
     workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
+        if len(workbook.sheetnames) > limits.xlsx_max_sheets:
+            raise LimitExceeded("xlsx_max_sheets", limits.xlsx_max_sheets, "sheets")
         sheet = workbook.worksheets[0]
+        # The declared dimension is a claim: refused when beyond the limits, then dropped, so
+        # openpyxl pads no row to it and the rows read are the cells the sheet really holds.
+        if (sheet.max_column or 0) > limits.max_table_columns:
+            raise LimitExceeded(
+                "max_table_columns", limits.max_table_columns, "columns (sheet dimension)"
+            )
+        if (sheet.max_row or 0) > limits.max_table_rows:
+            raise LimitExceeded("max_table_rows", limits.max_table_rows, "rows (sheet dimension)")
+        sheet.reset_dimensions()
+        cells = 0
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > limits.max_table_rows:
+                raise LimitExceeded("max_table_rows", limits.max_table_rows, "rows", line=number)
+            cells = _check_width(len(values), cells, number, limits)
             yield number, [_cell_text(v) for v in values]
     finally:
         workbook.close()
 
 
-def _records(data: bytes) -> tuple[list[tuple[int, list[str]]], list[RowIssue]]:
-    if data.startswith(_XLSX_MAGIC):
-        try:
-            return list(_xlsx_records(data)), []
-        except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, IndexError) as exc:
-            return [], [RowIssue(1, "", f"not a readable XLSX workbook: {exc}", "error")]
-    text = _decode(data)
-    if text is None:
-        return [], [RowIssue(1, "", "file is neither UTF-8 nor GBK/GB18030 text", "error")]
+def _records(
+    data: bytes, limits: ParseLimits
+) -> tuple[list[tuple[int, list[str]]], list[RowIssue]]:
     try:
-        return list(_csv_records(text)), []
-    except csv.Error as exc:
-        return [], [RowIssue(1, "", f"not a readable CSV file: {exc}", "error")]
+        limits.check_bytes(len(data))
+        if data.startswith(_XLSX_MAGIC):
+            try:
+                return list(_xlsx_records(data, limits)), []
+            except LimitExceeded:
+                raise
+            except Exception as exc:  # whatever openpyxl or zipfile cannot read is not a workbook
+                return [], [RowIssue(1, "", f"not a readable XLSX workbook: {exc}", "error")]
+        text = _decode(data)
+        if text is None:
+            return [], [RowIssue(1, "", "file is neither UTF-8 nor GBK/GB18030 text", "error")]
+        try:
+            return list(_csv_records(text, limits)), []
+        except csv.Error as exc:
+            return [], [RowIssue(1, "", f"not a readable CSV file: {exc}", "error")]
+    except LimitExceeded as exc:
+        return [], [RowIssue(exc.line or 1, exc.field, exc.reason, "error")]
 
 
 @dataclass
@@ -148,20 +233,45 @@ class Table:
     issues: list[RowIssue] = field(default_factory=list)
 
 
-def _match_header(row: Sequence[str], by_alias: dict[str, str]) -> dict[str, int]:
+def _match_header(
+    row: Sequence[str], by_alias: dict[str, str]
+) -> tuple[dict[str, int], list[tuple[int, int]]]:
+    """Column index of each key in a header row, and (first, second) index of each column that
+    names a key a column before it already named."""
     found: dict[str, int] = {}
+    duplicates: list[tuple[int, int]] = []
     for index, cell in enumerate(row):
         name = _normalise_header(cell)
         key = by_alias.get(name) or by_alias.get(_strip_unit(name))
-        if key is not None and key not in found:
+        if key is None:
+            continue
+        if key in found:
+            duplicates.append((found[key], index))
+        else:
             found[key] = index
-    return found
+    return found, duplicates
 
 
-def read_table(data: bytes, columns: Sequence[Column]) -> Table:
+def _duplicate_issues(
+    line: int, row: Sequence[str], duplicates: list[tuple[int, int]]
+) -> list[RowIssue]:
+    issues = []
+    for first, second in duplicates:
+        a, b = row[first].strip(), row[second].strip()
+        reason = (
+            f"duplicate column: {b!r} (column {second + 1}) names the same field as "
+            f"{a!r} (column {first + 1})"
+        )
+        issues.append(RowIssue(line, b, reason, "error"))
+    return issues
+
+
+def read_table(
+    data: bytes, columns: Sequence[Column], *, limits: ParseLimits | None = None
+) -> Table:
     """Find the header row, map its columns, and return the non-blank rows beneath it."""
     by_alias = {_normalise_header(a): c.key for c in columns for a in c.aliases}
-    records, issues = _records(data)
+    records, issues = _records(data, limits or parse_limits())
     if issues:
         return Table(1, {}, [], issues)
 
@@ -170,7 +280,7 @@ def read_table(data: bytes, columns: Sequence[Column]) -> Table:
     for position, (line, row) in enumerate(records):
         if not any(c.strip() for c in row):
             continue
-        found = _match_header(row, by_alias)
+        found, _ = _match_header(row, by_alias)
         if best is None or len(found) > len(best[2]):
             best = (position, line, found)
         seen += 1
@@ -185,6 +295,9 @@ def read_table(data: bytes, columns: Sequence[Column]) -> Table:
     position, header_line, index = best
     header_row = records[position][1]
     headers = {key: header_row[i].strip() for key, i in index.items()}
+    duplicates = _duplicate_issues(header_line, header_row, _match_header(header_row, by_alias)[1])
+    if duplicates:
+        return Table(header_line, headers, [], duplicates)
     for column in columns:  # an absent optional column is named by its usual header
         headers.setdefault(column.key, column.aliases[0])
     missing = [c for c in columns if c.required and c.key not in index]

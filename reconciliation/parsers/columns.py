@@ -64,6 +64,18 @@ class ColumnMap:
                     break
         return found
 
+    @staticmethod
+    def duplicates(header: list[str], found: dict[str, int]) -> list[tuple[int, int]]:
+        """(column read, a later column headed the same) for each field ``found`` in ``header``:
+        which of two identical headers holds the bank's value cannot be told."""
+        keys = [header_key(c) for c in header]
+        pairs = []
+        for idx in found.values():
+            later = next((j for j in range(idx + 1, len(keys)) if keys[j] == keys[idx]), None)
+            if later is not None:
+                pairs.append((idx, later))
+        return sorted(pairs)
+
 
 def _from_table(base: ColumnMap, table: dict[str, Any]) -> ColumnMap:
     known = {f.name for f in fields(ColumnMap)}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from ledger.limits import LimitExceeded, parse_limits
+from ledger.money import MAX_FEN
 from reconciliation.parsers.columns import ColumnMap
 from reconciliation.parsers.csv_return import CsvReturn
 from reconciliation.parsers.iso import detect_xml_kind, parse_camt, parse_pain002
@@ -79,6 +81,12 @@ def _counted(
     for line in produce(summary):
         counted += 1
         total += line.amount_fen or 0
+        if total > MAX_FEN:  # the file's total is stored in a BIGINT column
+            raise FileRejected(
+                f"the lines add up to more than the ledger accepts ({format_fen(MAX_FEN)})",
+                line=line.line_no,
+                field="金额",
+            )
         yield line
     summary.counted = counted
     summary.counted_total_fen = total
@@ -87,6 +95,10 @@ def _counted(
 def _producer(
     data: bytes, column_map: ColumnMap | None
 ) -> tuple[Kind, Callable[[FileSummary], Iterator[ReturnLine]]]:
+    try:
+        parse_limits().check_bytes(len(data))
+    except LimitExceeded as exc:
+        raise FileRejected(exc.reason, field=exc.field) from None
     kind = detect_kind(data)
     produce: Callable[[FileSummary], Iterator[ReturnLine]]
     if kind == "csv_return":

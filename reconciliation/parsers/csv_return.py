@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
+from ledger.limits import LimitExceeded, bounded_lines, parse_limits
 from reconciliation.parsers.columns import FIELD_LABELS, ColumnMap, default_column_map
 from reconciliation.parsers.model import FileRejected, FileSummary, Outcome, ReturnLine
 from reconciliation.parsers.normalise import NAME_DROP, nfkc, parse_amount_fen
@@ -160,15 +161,28 @@ class CsvReturn:
         return all(f in found for f in _REQUIRED)
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
-        reader = csv.reader(physical_lines(self.text), delimiter=self.delimiter)
+        limits = parse_limits()
+        lines = bounded_lines(
+            physical_lines(self.text),
+            max_chars=limits.max_line_chars,
+            max_lines=limits.max_file_lines,
+            lines_setting="max_file_lines",
+        )
+        reader = csv.reader(lines, delimiter=self.delimiter)
         prev = 0
         try:
             for row in reader:
                 start = prev + 1
                 prev = reader.line_num
+                if len(row) > limits.max_table_columns:
+                    raise LimitExceeded(
+                        "max_table_columns", limits.max_table_columns, "columns", line=start
+                    )
                 yield start, row
         except csv.Error as exc:
             raise FileRejected(f"malformed CSV: {exc}", line=prev + 1) from None
+        except LimitExceeded as exc:
+            raise FileRejected(exc.reason, line=exc.line, field=exc.field) from None
 
     def parse(self, summary: FileSummary) -> Iterator[ReturnLine]:
         summary.currency = "CNY"
@@ -191,6 +205,15 @@ class CsvReturn:
         if not any(f in index for f in ("reference", "seq", "account")):
             raise FileRejected(
                 "header has none of 备注, 序号, 收款账号: lines cannot be matched", field="header"
+            )
+        duplicates = self.columns.duplicates(cells, index)
+        if duplicates:
+            first, second = duplicates[0]
+            raise FileRejected(
+                f"duplicate column: {cells[second]!r} (column {second + 1}) repeats "
+                f"{cells[first]!r} (column {first + 1})",
+                line=_header_line,
+                field=cells[second],
             )
         summary.title = title
         width = max(index.values()) + 1

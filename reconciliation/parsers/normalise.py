@@ -6,11 +6,14 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
+from ledger.money import check_fen_range
+
 _AMOUNT_RE = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 # How nearly every bank writes an amount: read with integers; anything else takes the full path.
 _PLAIN_AMOUNT_RE = re.compile(r"([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?")
 NAME_DROP = str.maketrans("", "", "·・•‧･")
 _CURRENCY_MARKS = ("¥", "￥", "RMB", "CNY")
+_MAX_YUAN_CHARS = 32  # "10,000,000,000,000" and far beyond; longer is refused before int()
 
 
 def nfkc(text: str) -> str:
@@ -24,12 +27,15 @@ def parse_amount_fen(text: str) -> int:
     """'1,234.50' -> 123450; '474.4' -> 47440; '5.0400' -> 504.
 
     Raises ValueError for anything else, including a sign, an amount with a non-zero third
-    decimal, or misplaced thousands separators.
+    decimal, misplaced thousands separators, or more than the ledger holds.
     """
     plain = _PLAIN_AMOUNT_RE.fullmatch(text)
     if plain is not None:
         yuan, cents = plain.groups()
-        return int(yuan.replace(",", "")) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
+        if len(yuan) > _MAX_YUAN_CHARS:  # no int() of a million digits
+            raise ValueError(f"amount {text[:40]!r}… is larger than the ledger accepts")
+        whole = int(yuan.replace(",", "")) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
+        return check_fen_range(whole, text)
     s = nfkc(text).replace(" ", "")
     for mark in _CURRENCY_MARKS:
         if s.upper().startswith(mark):
@@ -44,7 +50,7 @@ def parse_amount_fen(text: str) -> int:
     fen = value * 100
     if fen != fen.to_integral_value():
         raise ValueError(f"more than 2 decimals: {text!r}")
-    return int(fen)
+    return check_fen_range(int(fen), text)
 
 
 def format_fen(fen: int, *, thousands: bool = True) -> str:

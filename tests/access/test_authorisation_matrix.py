@@ -145,7 +145,7 @@ def api_routes(app: Any) -> list[tuple[str, APIRoute]]:
             out.append((route.path_format, route))
         for ctx in getattr(route, "effective_route_contexts", list)():
             if isinstance(ctx.original_route, APIRoute):
-                out.append((ctx.path or ctx.original_route.path_format, ctx.original_route))
+                out.append((ctx.path_format or ctx.original_route.path_format, ctx.original_route))
     return out
 
 

@@ -1,0 +1,31 @@
+"""What a job looks like to its caller."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+JobState = Literal["queued", "running", "succeeded", "failed"]
+
+
+class JobProgress(BaseModel):
+    done: int
+    total: int | None
+
+
+class JobPublic(BaseModel):
+    """A job's state; ``result`` is what the same work answers when run directly, ``error``
+    the error shape it refused or failed with."""
+
+    id: int
+    kind: str
+    state: JobState
+    progress: JobProgress
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    created_by: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
