@@ -58,9 +58,17 @@ def post_one(session: Session, *, writer: int, i: int, run: str) -> None:
         kind, lines = "transfer", transfer_lines(PROVINCE, CITIES[writer % 8], FUND, 100)
     body = {"kind": kind, "writer": writer, "i": i}
     key = f"bench-{run}-{writer}-{i}"
-    if idempotency.claim(session, key=key, operation=kind, body=body) is None:
+    owner = f"operator:bench-{writer}"
+    if idempotency.claim(session, principal=owner, key=key, operation=kind, body=body) is None:
         posted = post_entry(session, kind=kind, lines=lines, created_by="bench")
-        idempotency.record(session, key=key, response=posted.as_dict(), status_code=201)
+        idempotency.record(
+            session,
+            principal=owner,
+            key=key,
+            operation=kind,
+            response=posted.as_dict(),
+            status_code=201,
+        )
     session.commit()
 
 
