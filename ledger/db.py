@@ -115,6 +115,9 @@ APPEND_ONLY_TABLES = (
     "bank_file",
     "report_record",
     "finding_run",
+    "merkle_node",
+    "checkpoint",
+    "evidence_link",
 )
 
 
