@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel
 
 from ledger.access.deps import AUDIT_ACTION, CurrentUser, SessionDep
@@ -59,7 +59,9 @@ def read_latest_checkpoint(session: SessionDep, user: CurrentUser) -> Checkpoint
 
 
 @router.get("/checkpoints/{size}", response_model=CheckpointPublic)
-def read_checkpoint(size: int, session: SessionDep, user: CurrentUser) -> CheckpointPublic:
+def read_checkpoint(
+    size: Annotated[int, Path(ge=0, le=2**62)], session: SessionDep, user: CurrentUser
+) -> CheckpointPublic:
     """The last checkpoint made when the journal had ``size`` entries."""
     return _public(service.checkpoint_at(session, size), f"at tree size {size}")
 
