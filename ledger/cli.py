@@ -15,15 +15,9 @@ from ledger import db
 from ledger.access import service as access
 from ledger.db import session_scope
 from ledger.journal.verify import verify as verify_books
-from ledger.uow import operator_write
+from ledger.uow import operator_name, operator_write
 
 console = Console(stderr=True)
-
-
-def _operator() -> str:
-    import getpass
-
-    return f"cli:{getpass.getuser()}"
 
 
 def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> typer.Typer:
@@ -76,17 +70,47 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             operator_write(
                 db.get_engine(),
                 action="cli:seed",
-                operator=_operator(),
+                operator=operator_name(),
                 work=lambda s: seed_reference_data(session=s),
             )
         )
 
     @app.command()
-    def verify() -> None:
-        """Recompute the hash chain and every invariant; exit 1 naming the first broken entry."""
+    def verify(
+        checkpoint: Annotated[
+            Path | None,
+            typer.Option(help="A checkpoint file: prove today's journal extends it"),
+        ] = None,
+    ) -> None:
+        """Recompute the hash chain and every invariant; exit 1 naming the first broken entry.
+
+        With --checkpoint, also prove by a consistency proof that today's journal extends the
+        checkpoint and every chain still holds the link it recorded: a removed or rewritten tail
+        fails, naming the first entry missing or changed."""
+        from ledger.evidence.checkpoint import CheckpointError
+        from ledger.evidence.cli import read_checkpoint_or_exit
+        from ledger.evidence.service import signer_key_id, verify_against_checkpoint
+
+        given = read_checkpoint_or_exit(checkpoint) if checkpoint else None
         with session_scope() as session:
             report = verify_books(session)
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+            against = None
+            if given is not None:
+                try:
+                    against = verify_against_checkpoint(
+                        session, given, trusted_key_id=signer_key_id()
+                    )
+                except CheckpointError as exc:
+                    console.print(f"[red]checkpoint {checkpoint} refused: {exc}[/red]")
+                    raise typer.Exit(2) from None
+        if against is not None and not against.ok:
+            report.ok = False
+            named = [e for e in (report.first_broken_entry, against.first_bad_entry) if e]
+            report.first_broken_entry = min(named) if named else None
+        doc = report.as_dict()
+        if against is not None:
+            doc["checkpoint"] = against.as_dict()
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
         if not report.ok:
             first = report.first_broken_entry
             console.print(
@@ -167,7 +191,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         made = operator_write(
             db.get_engine(),
             action="cli:users add",
-            operator=_operator(),
+            operator=operator_name(),
             object_type="app_user",
             object_id=username,
             work=work,
@@ -189,7 +213,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         issued = operator_write(
             db.get_engine(),
             action="cli:tokens issue",
-            operator=_operator(),
+            operator=operator_name(),
             object_type="app_user",
             object_id=username,
             work=lambda s: {"token": access.issue_token(s, user_id=uid, days=days, label=label)},
@@ -208,7 +232,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         count = operator_write(
             db.get_engine(),
             action="cli:tokens revoke",
-            operator=_operator(),
+            operator=operator_name(),
             object_type="api_token",
             object_id=str(token_id) if token_id else user,
             work=lambda s: {

@@ -10,6 +10,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "demo-only-secret-not-for-production-use"
+# The Ed25519 seed that signs checkpoints in the demo and the tests, public on purpose.
+DEMO_CHECKPOINT_KEY = "64656d6f2d636865636b706f696e742d6b65792d6e6f742d666f722d70726f64"
 
 
 class Settings(BaseSettings):
@@ -55,6 +57,11 @@ class Settings(BaseSettings):
     )
     complaint_hotline: str = "12345"
     font_path: Path | None = Field(default=None, description="TrueType CJK font for the PDFs.")
+    checkpoint_key: str = Field(
+        default=DEMO_CHECKPOINT_KEY,
+        description="Ed25519 private key signing checkpoints: a 32-byte seed in hex or base64, "
+        "or the path of a PEM or raw 32-byte key file.",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -70,6 +77,10 @@ class Settings(BaseSettings):
             if self.secret_key == DEMO_SECRET or len(self.secret_key) < 32:
                 raise ValueError(
                     "LEDGER_SECRET_KEY must be set to 32+ random characters in production"
+                )
+            if self.checkpoint_key == DEMO_CHECKPOINT_KEY:
+                raise ValueError(
+                    "LEDGER_CHECKPOINT_KEY must be set to the bureau's own key in production"
                 )
             if self.database_url is None:
                 raise ValueError("LEDGER_DATABASE_URL must point at a managed server in production")

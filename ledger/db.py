@@ -147,6 +147,9 @@ APPEND_ONLY_TABLES = (
     "report_record",
     "finding_run",
     "check_run",
+    "merkle_node",
+    "checkpoint",
+    "evidence_link",
 )
 
 

@@ -14,6 +14,9 @@ from ledger.api import install_error_handlers, install_request_ids
 from ledger.batches.demo import BATCH_STAGES  # batches
 from ledger.batches.routes import router as batches_router  # batches
 from ledger.documents.routes import router as documents_router  # access & documents
+from ledger.evidence import cli as evidence_cli  # evidence
+from ledger.evidence.routes import router as evidence_router  # evidence
+from ledger.evidence.service import EVIDENCE_CHECKS  # evidence
 from ledger.jobs import cli as jobs_cli  # reliability: the job queue
 from ledger.jobs.routes import router as jobs_router  # reliability: the job queue
 from ledger.journal.routes import router as books_router
@@ -56,6 +59,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(reconciliation_router)
     app.include_router(reports_router)
     app.include_router(jobs_router)  # reliability: the job queue
+    app.include_router(evidence_router)  # evidence
     return app
 
 
@@ -68,10 +72,11 @@ DEMO_STAGES: list[demo.Stage] = [
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
 cli.add_typer(reconcile_cli, name="reconcile")  # reconciliation
-cli.add_typer(report_cli.report_app, name="report")
+cli.add_typer(report_cli.report_app, name="report")  # reports: ledger report disclosure|audit
 cli.command("worker")(jobs_cli.worker)  # reliability: ledger worker
-cli.add_typer(
-    jobs_cli.jobs_app, name="jobs"
-)  # reliability: ledger jobs show ID  # reports: ledger report disclosure|audit
+cli.add_typer(jobs_cli.jobs_app, name="jobs")  # reliability: ledger jobs show ID
+cli.command("checkpoint")(evidence_cli.checkpoint)  # evidence
+cli.add_typer(evidence_cli.proof_app, name="proof")  # evidence: ledger proof consistency
 if check_suspense not in EXTRA_CHECKS:
     EXTRA_CHECKS.append(check_suspense)  # reconciliation: suspense = unplaced bank lines
+EXTRA_CHECKS.extend(c for c in EVIDENCE_CHECKS if c not in EXTRA_CHECKS)  # evidence chains

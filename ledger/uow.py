@@ -167,6 +167,13 @@ class UnitOfWork:
             log.exception("could not record the refusal of %s", self.trail.action)
 
 
+def operator_name() -> str:
+    """Who runs a command on this machine, as the audit log names an operator."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
 def operator_write(
     engine: Engine,
     *,

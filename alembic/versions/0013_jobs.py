@@ -1,7 +1,7 @@
 """Jobs: large imports run by a worker off the web process, one transaction each.
 
 Revision ID: 0013_jobs
-Revises: 0011_four_eyes
+Revises: 0012_evidence
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401
 from alembic import op
 
 revision: str = "0013_jobs"
-down_revision: str | Sequence[str] | None = "0011_four_eyes"
+down_revision: str | Sequence[str] | None = "0012_evidence"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
