@@ -607,7 +607,7 @@ def _findings(styles: _Styles, data: AuditReportData) -> list[Flowable]:
         )
         for a in data.acknowledgements
     ]
-    widths = (40 * mm, 36 * mm, 24 * mm, 20 * mm, BODY_WIDTH - 120 * mm)
+    widths = (38 * mm, 34 * mm, 38 * mm, 20 * mm, BODY_WIDTH - 130 * mm)
     out += _tables(
         styles, ("规则", "地区与批次", "确认人", "日期", "理由"), ack_rows, widths, numeric_from=5
     )
