@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -10,15 +11,17 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from ledger.db import get_engine
+from ledger.db import get_engine, session_scope
 from ledger.uow import operator_write
-from reports import service
+from reports import data, service
 
 console = Console(stderr=True)
 report_app = typer.Typer(help="Disclosure and audit PDFs", no_args_is_help=True)
 
 JurisdictionOpt = Annotated[str, typer.Option("--jurisdiction", help="Division code, e.g. 440103")]
-PeriodOpt = Annotated[str, typer.Option("--period", help="YYYYMM")]
+PeriodOpt = Annotated[
+    str, typer.Option("--period", help="YYYYMM, e.g. $(date +%Y%m) for the current month")
+]
 OutOpt = Annotated[Path, typer.Option("--out", help="PDF file to write")]
 ByOpt = Annotated[str, typer.Option("--by", help="Recorded as who generated the file")]
 
@@ -50,18 +53,40 @@ def disclosure(
     jurisdiction: JurisdictionOpt,
     fund: Annotated[str, typer.Option("--fund", help="Fund code or budget function code")],
     period: PeriodOpt,
-    out: OutOpt,
+    out: Annotated[
+        Path, typer.Option("--out", help="PDF file to write (a directory with --per-village)")
+    ],
     by: ByOpt = "cli",
+    notice_from: Annotated[
+        str | None, typer.Option("--notice-from", help="公示期 start, YYYY-MM-DD (report date)")
+    ] = None,
+    notice_days: Annotated[int, typer.Option("--notice-days", help="公示期 in days")] = 7,
+    per_village: Annotated[
+        bool, typer.Option("--per-village", help="One file per village into --out")
+    ] = False,
+    large_print: Annotated[bool, typer.Option("--large-print", help="14 pt text")] = False,
 ) -> None:
     """The public disclosure (公示) of one jurisdiction, fund and period."""
-    built = _recorded(
-        "cli:report disclosure",
-        by,
-        lambda s: service.build_disclosure(
-            s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=by
-        ),
-    )
-    _done(built, out)
+    start = date.fromisoformat(notice_from) if notice_from else None
+    villages: list[data.Village | None] = [None]
+    if per_village:
+        with session_scope() as session:
+            villages = list(
+                service.disclosure_villages(
+                    session, jurisdiction=jurisdiction, fund=fund, period=period
+                )
+            )
+    for village in villages:
+        built = _recorded(
+            "cli:report disclosure",
+            by,
+            lambda s, village=village: service.build_disclosure(
+                s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=by,
+                notice_from=start, notice_days=notice_days, large_print=large_print,
+                village=village,
+            ),
+        )  # fmt: skip
+        _done(built, out / built.filename if per_village else out)
 
 
 @report_app.command("audit")

@@ -1,28 +1,24 @@
-"""The figures the reports print, read from the books and the payout subledger. Nothing is written.
+"""What the reports print, read from the books and the payout subledger. Nothing is written.
+
+Every figure comes from ``ledger.figures`` (the one definition of the execution rate, paid,
+sent below and balances) and is read inside the report's one snapshot (``reports.service``).
+A report's date is ``Scope.as_of``: the period's end, or the books' latest date if earlier.
 
 Disclosure (公示): the payouts of the period in state ``sent`` or ``paid`` — the people being
 paid this month. A draft line was never released; a failed or returned line was not paid, and
 its reissue (a new attempt of the same fund and period) is listed in its place, so each person
 appears once.
 
-Audit (审计): every figure is as of the period's last day. Fund flow per fund, for the
-jurisdiction's own books and, for a city or the province, rolled up over its subtree (where
-transfers inside the subtree cancel):
-
-* appropriated = appropriation revenue; received = transfer in (for a roll-up: only what the
-  root received from above); sent below = transfer out (roll-up: what left the subtree);
-* paid to people = the benefit expense balance (paid minus returned after payment);
-* returned = money that came back to special cash from the bank: credits to in transit that
-  were not paid, plus credits to benefit expense;
-* balance = special cash; execution rate = (sent below + paid) / (appropriated + received).
+Audit (审计): fund flow per fund over the fiscal year up to the report's date, for the
+jurisdiction's own books; for a city or the province a summary per county or city below it,
+rolled up (transfers inside a subtree cancel).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -30,20 +26,31 @@ from sqlalchemy.orm import Session
 
 from ledger.config import get_settings
 from ledger.domain import ACCOUNT_LABELS, AccountKind
+from ledger.figures import RATE_NOTE, FlowFigures, flow_figures, payout_outcomes, roll_up
 from ledger.journal import service as journal
 from ledger.journal.verify import verify
+from ledger.jurisdictions.catalog import level_of
 from ledger.jurisdictions.service import get_jurisdiction
-from reports.findings import all_findings
+from reports.findings import (
+    STATUS_LABELS,
+    ReportFinding,
+    all_findings,
+    evidence_text,
+    group_by_rule,
+)
 from reports.pdf.audit import (
     AGEING_BUCKETS,
+    Acknowledgement,
     AgeingBucket,
     AuditFinding,
     AuditReportData,
     FailureReasonStat,
+    FindingGroup,
     FundFlowRow,
     FundTrialBalance,
     IntegrityStatus,
     OutcomeStat,
+    SummaryRow,
     TrialBalanceLine,
 )
 from reports.pdf.disclosure import DisclosureInfo, DisclosureRow
@@ -53,9 +60,9 @@ DISCLOSED_STATES = ("sent", "paid")
 STATE_LABELS = {
     "sent": "在途（已发送银行）",
     "paid": "已支付",
-    "failed": "失败（退票）",
-    "returned": "支付后退回",
-    "reissued": "已重新发放",
+    "failed": "失败（退票）待重发",
+    "returned": "支付后退回待重发",
+    "reissued": "失败后已另行重发（被新发放取代）",
     "draft": "草稿（未发放）",
     "cancelled": "已作废",
 }
@@ -72,189 +79,206 @@ REASON_LABELS = {
     "format": "格式错误",
     "unspecified": "未说明",
 }
-EXECUTION_RATE_NOTE = (
-    "执行率 =（补助下级 + 发放到人）÷（本级拨款 + 上级补助），截至期末，按账簿计算；"
-    "发放到人已扣除支付后退回的金额，在途款不计入。"
-)
 AGEING_EDGES = (30, 60, 90)  # days; matches reports.pdf.audit.AGEING_BUCKETS
+NOTICE_DAYS = 7  # 公示期, the first and the last day included
 
 
-def bureau_name(session: Session, jurisdiction: str, kind: str, fallback_suffix: str) -> str:
-    """The issuing bureau: the first registered bureau of that kind, else a conventional name."""
-    name = session.execute(
-        text(
-            "SELECT name FROM bureau WHERE jurisdiction_code = :j AND kind = :k ORDER BY id LIMIT 1"
-        ),
-        {"j": jurisdiction, "k": kind},
-    ).scalar()
-    if name:
-        return str(name)
-    return str(get_jurisdiction(session, jurisdiction)["name"]) + fallback_suffix
+def bureau_name(session: Session, jurisdiction: str, kind: str) -> str:
+    """The issuing bureau, named from the division table: 荔湾区民政局, 广东省审计厅."""
+    name = str(get_jurisdiction(session, jurisdiction)["name"])
+    suffix = {"civil_affairs": ("民政局", "民政厅"), "audit": ("审计局", "审计厅")}[kind]
+    return name + suffix[1 if level_of(jurisdiction) == 1 else 0]
 
 
 # ---- disclosure ----------------------------------------------------------------------------
 
 _DISCLOSED = (
     "FROM payout p WHERE p.county_code LIKE :pattern AND p.fund_code = :fund "
-    "AND p.period = :period AND p.state IN ('sent', 'paid')"
+    "AND p.period = :period AND p.state IN ('sent', 'paid') "
+    "AND (CAST(:township AS text) IS NULL OR p.township IS NOT DISTINCT FROM :township) "
+    "AND (CAST(:village AS text) IS NULL OR p.village IS NOT DISTINCT FROM :village)"
 )
 
 
-def disclosure_date(session: Session, scope: Scope, fund: str) -> date:
-    """The books' date for these lines: the last entry that moved one, else the period's end."""
-    day = session.execute(
+@dataclass(frozen=True)
+class Village:
+    """One village (村/社区) of the disclosure: the unit a notice is posted in."""
+
+    township: str | None
+    village: str | None
+
+
+def _disclosed_params(scope: Scope, fund: str, village: Village | None) -> dict[str, Any]:
+    return {
+        "pattern": scope.pattern,
+        "fund": fund,
+        "period": scope.period,
+        "township": village.township if village else None,
+        "village": village.village if village else None,
+    }
+
+
+def villages(session: Session, scope: Scope, fund: str) -> list[Village]:
+    """The villages with disclosed lines, in print order."""
+    rows = session.execute(
         text(
-            "SELECT max(e.effective_date) FROM journal_entry e WHERE e.id IN "
-            f"(SELECT p.last_entry_id {_DISCLOSED})"
+            "SELECT DISTINCT p.township, p.village "
+            f"{_DISCLOSED} ORDER BY p.township NULLS FIRST, p.village NULLS FIRST"
         ),
-        {"pattern": scope.pattern, "fund": fund, "period": scope.period},
+        _disclosed_params(scope, fund, None),
+    ).all()
+    return [Village(r.township, r.village) for r in rows]
+
+
+def applied_standard(session: Session, scope: Scope, fund: str) -> int | None:
+    """The monthly standard per person (救助标准) of the period: the higher of the county's and
+    its city's, as the batch checks apply it; None where no standard is registered."""
+    if level_of(scope.jurisdiction) != 3:
+        return None
+    city = scope.jurisdiction[:4] + "00"
+    value = session.execute(
+        text(
+            "SELECT max(s.fen) FROM (SELECT (SELECT monthly_fen FROM benefit_standard "
+            "  WHERE jurisdiction_code = j.code AND fund_code = :f AND effective_from <= :p "
+            "  ORDER BY effective_from DESC, id DESC LIMIT 1) AS fen "
+            "  FROM jurisdiction j WHERE j.code IN (:c, :city)) s"
+        ),
+        {"f": fund, "p": scope.period, "c": scope.jurisdiction, "city": city},
     ).scalar()
-    return day or scope.as_of
+    return None if value is None else int(value)
 
 
-def disclosure_info(session: Session, scope: Scope, fund: str) -> DisclosureInfo:
+def disclosure_info(
+    session: Session,
+    scope: Scope,
+    fund: str,
+    *,
+    notice_from: date | None = None,
+    notice_days: int = NOTICE_DAYS,
+    village: Village | None = None,
+    checkpoint: tuple[int, str] | None = None,
+) -> DisclosureInfo:
     jur = get_jurisdiction(session, scope.jurisdiction)
     fund_name = session.execute(text("SELECT name FROM fund WHERE code = :f"), {"f": fund}).scalar()
+    start = notice_from or scope.as_of
     return DisclosureInfo(
         jurisdiction_name=str(jur["name"]),
         jurisdiction_code=scope.jurisdiction,
         fund_name=str(fund_name or fund),
         period=scope.label,
-        issuing_bureau=bureau_name(session, scope.jurisdiction, "civil_affairs", "民政局"),
+        issuing_bureau=bureau_name(session, scope.jurisdiction, "civil_affairs"),
         hotline=get_settings().complaint_hotline,
-        generated_on=disclosure_date(session, scope, fund),
+        generated_on=scope.as_of,
+        notice_from=start,
+        notice_to=start + timedelta(days=notice_days - 1),
+        standard_fen=applied_standard(session, scope, fund),
+        checkpoint=checkpoint,
+        only_village=(village.township, village.village) if village else None,
     )
 
 
-def disclosure_rows(session: Session, scope: Scope, fund: str) -> Iterator[DisclosureRow]:
+def disclosure_rows(
+    session: Session, scope: Scope, fund: str, village: Village | None = None
+) -> Iterator[DisclosureRow]:
     """The lines of the disclosure, streamed from a server-side cursor in print order.
 
     Only the columns the public may see are selected: no ID, account, address, income or assets.
     """
     result = session.execute(
         text(
-            "SELECT p.township, p.village, p.payee_name, p.household_size, p.amount_fen "
-            f"{_DISCLOSED} ORDER BY p.township, p.village, p.payee_name, p.id"
+            "SELECT p.township, p.village, p.payee_name, p.household_size, p.amount_fen, "
+            f"p.reference {_DISCLOSED} "
+            "ORDER BY p.township NULLS FIRST, p.village NULLS FIRST, p.payee_name, p.id"
         ).execution_options(yield_per=5000),
-        {"pattern": scope.pattern, "fund": fund, "period": scope.period},
+        _disclosed_params(scope, fund, village),
     )
     for r in result:
-        yield DisclosureRow(r[0] or "（未填）", r[1] or "（未填）", r[2], r[3], r[4])
-
-
-def disclosure_totals(session: Session, scope: Scope, fund: str) -> dict[str, int]:
-    row = session.execute(
-        text(
-            "SELECT count(*) AS households, COALESCE(sum(p.household_size), 0) AS persons, "
-            f"COALESCE(sum(p.amount_fen), 0) AS amount_fen {_DISCLOSED}"
-        ),
-        {"pattern": scope.pattern, "fund": fund, "period": scope.period},
-    ).one()
-    return {"households": row.households, "persons": row.persons, "amount_fen": row.amount_fen}
+        yield DisclosureRow(r[0] or "（未填）", r[1] or "（未填）", r[2], r[3], r[4], r[5])
 
 
 # ---- audit ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FlowFigures:
-    fund: str
-    fund_name: str
-    appropriated_fen: int
-    received_fen: int
-    sent_below_fen: int
-    paid_fen: int
-    returned_fen: int
-    balance_fen: int
-
-    @property
-    def execution_rate(self) -> Decimal | str:
-        available = self.appropriated_fen + self.received_fen
-        if available <= 0:
-            return "—"
-        rate = Decimal(self.sent_below_fen + self.paid_fen) / Decimal(available)
-        return rate.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
-
-    def row(self, label: str) -> FundFlowRow:
-        return FundFlowRow(
-            fund_name=label,
-            appropriated_fen=self.appropriated_fen,
-            received_fen=self.received_fen,
-            sent_below_fen=self.sent_below_fen,
-            paid_fen=self.paid_fen,
-            returned_fen=self.returned_fen,
-            balance_fen=self.balance_fen,
-            execution_rate=self.execution_rate,
-        )
-
-
-def fund_flow(session: Session, scope: Scope, *, rollup: bool) -> list[FlowFigures]:
-    """Fund flow per fund from gross debits and credits per account kind, as of the period end."""
-    where = "a.jurisdiction_code LIKE :pattern" if rollup else "a.jurisdiction_code = :j"
-    rows = session.execute(
-        text(
-            "SELECT a.fund_code, f.name AS fund_name, a.kind, "
-            "  COALESCE(sum(p.amount_fen) FILTER (WHERE p.side = 'D'), 0) AS dr, "
-            "  COALESCE(sum(p.amount_fen) FILTER (WHERE p.side = 'C'), 0) AS cr "
-            "FROM account a JOIN fund f ON f.code = a.fund_code "
-            "LEFT JOIN posting p ON p.account_id = a.id AND p.entry_id IN "
-            "  (SELECT id FROM journal_entry WHERE effective_date <= :as_of) "
-            f"WHERE {where} GROUP BY a.fund_code, f.name, a.kind ORDER BY a.fund_code"
-        ),
-        {"pattern": scope.pattern, "j": scope.jurisdiction, "as_of": scope.as_of},
-    ).all()
-    sums: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        fund = sums.setdefault(r.fund_code, {"name": r.fund_name})
-        fund[r.kind] = (int(r.dr), int(r.cr))
-    inner = _inner_transfers(session, scope) if rollup else {}
+def fund_flow(session: Session, scope: Scope, *, rollup: bool) -> list[tuple[str, FlowFigures]]:
+    """(fund name, figures) per fund of the jurisdiction's own books, or rolled up over its
+    subtree, for the fiscal year up to the report's date."""
+    names = _fund_names(session)
+    own = flow_figures(session, pattern=scope.pattern, start=scope.year_start, end=scope.as_of)
+    by_fund: dict[str, tuple[FlowFigures, list[FlowFigures]]] = {}
+    for (j, fund), fig in own.items():
+        root, below = by_fund.setdefault(fund, (FlowFigures(), []))
+        if j == scope.jurisdiction:
+            by_fund[fund] = (fig, below)
+        elif rollup:
+            below.append(fig)
     out = []
-    for code, fund in sums.items():
-
-        def net_credit(kind: AccountKind, f: dict[str, Any] = fund) -> int:
-            dr, cr = f.get(kind.value, (0, 0))
-            return int(cr - dr)
-
-        def gross(kind: AccountKind, side: int, f: dict[str, Any] = fund) -> int:
-            return int(f.get(kind.value, (0, 0))[side])
-
-        moved_inside = inner.get(code, 0)
-        flow = FlowFigures(
-            fund=code,
-            fund_name=str(fund["name"]),
-            appropriated_fen=net_credit(AccountKind.appropriation_revenue),
-            received_fen=net_credit(AccountKind.transfer_in) - moved_inside,
-            sent_below_fen=-net_credit(AccountKind.transfer_out) - moved_inside,
-            paid_fen=-net_credit(AccountKind.benefit_expense),
-            returned_fen=gross(AccountKind.in_transit, 1)
-            - gross(AccountKind.benefit_expense, 0)
-            + gross(AccountKind.benefit_expense, 1),
-            balance_fen=-net_credit(AccountKind.special_cash),
-        )
-        if any((flow.appropriated_fen, flow.received_fen, flow.sent_below_fen, flow.paid_fen)) or (
-            flow.balance_fen or flow.returned_fen
-        ):
-            out.append(flow)
+    for fund in sorted(by_fund):
+        root, below = by_fund[fund]
+        fig = roll_up(root, below) if rollup else root
+        if not fig.is_empty():
+            out.append((names.get(fund, fund), fig))
     return out
 
 
-def _inner_transfers(session: Session, scope: Scope) -> dict[str, int]:
-    """Net transfer-in credited inside the subtree by entries whose sender is also inside it."""
-    rows = session.execute(
-        text(
-            "SELECT a.fund_code, COALESCE(sum(CASE p.side WHEN 'C' THEN p.amount_fen "
-            "  ELSE -p.amount_fen END), 0) AS fen "
-            "FROM posting p JOIN account a ON a.id = p.account_id "
-            "JOIN journal_entry e ON e.id = p.entry_id "
-            "WHERE a.kind = 'transfer_in' AND a.jurisdiction_code LIKE :pattern "
-            "  AND e.effective_date <= :as_of AND EXISTS (SELECT 1 FROM posting p2 "
-            "  JOIN account a2 ON a2.id = p2.account_id WHERE p2.entry_id = p.entry_id "
-            "  AND a2.kind = 'transfer_out' AND a2.fund_code = a.fund_code "
-            "  AND a2.jurisdiction_code LIKE :pattern) GROUP BY a.fund_code"
-        ),
-        {"pattern": scope.pattern, "as_of": scope.as_of},
+def _fund_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(text("SELECT code, name FROM fund")).tuples().all())
+
+
+def _flow_row(name: str, fig: FlowFigures) -> FundFlowRow:
+    return FundFlowRow(
+        fund_name=name,
+        appropriated_fen=fig.own_appropriation,
+        received_fen=fig.received_from_above + fig.reallocated_in - fig.reallocated_out,
+        available_fen=fig.available,
+        sent_below_fen=fig.sent_below,
+        paid_fen=fig.paid_to_people,
+        spent_fen=fig.spent,
+        returned_fen=fig.returned,
+        balance_fen=fig.balance,
+        execution_rate=fig.execution_rate,
+    )
+
+
+def summary_rows(
+    session: Session, scope: Scope, found: Sequence[ReportFinding]
+) -> list[SummaryRow]:
+    """For a city or the province: each county or city directly below, rolled up over its own
+    subtree and every fund, with its findings."""
+    if not scope.rolls_up:
+        return []
+    children = session.execute(
+        text("SELECT code, name FROM jurisdiction WHERE parent_code = :j ORDER BY code"),
+        {"j": scope.jurisdiction},
     ).all()
-    return {r.fund_code: int(r.fen) for r in rows}
+    figures = flow_figures(session, pattern=scope.pattern, start=scope.year_start, end=scope.as_of)
+    out = []
+    for child in children:
+        code = child.code.strip()
+        pattern = Scope(code, scope.period).pattern.rstrip("%")
+        root, below = FlowFigures(), []
+        for (j, _fund), fig in sorted(figures.items()):
+            if j == code:
+                root = root + fig
+            elif j.startswith(pattern) and pattern != code:
+                below.append(fig)
+        fig = roll_up(root, below)
+        mine = [f for f in found if f.jurisdiction.startswith(pattern)]
+        if fig.is_empty() and not mine:
+            continue
+        out.append(
+            SummaryRow(
+                name=str(child.name),
+                code=code,
+                available_fen=fig.available,
+                spent_fen=fig.spent,
+                paid_fen=fig.paid_to_people,
+                balance_fen=fig.balance,
+                execution_rate=fig.execution_rate,
+                findings=len(mine),
+                open_findings=sum(1 for f in mine if f.status == "open"),
+            )
+        )
+    return out
 
 
 def trial_balances(session: Session, scope: Scope, *, rollup: bool) -> list[FundTrialBalance]:
@@ -279,18 +303,11 @@ def trial_balances(session: Session, scope: Scope, *, rollup: bool) -> list[Fund
 
 
 def outcome_stats(session: Session, scope: Scope) -> list[OutcomeStat]:
-    rows = session.execute(
-        text(
-            "SELECT state, count(*) AS n, sum(amount_fen) AS fen FROM payout "
-            "WHERE county_code LIKE :pattern AND period = :period GROUP BY state"
-        ),
-        {"pattern": scope.pattern, "period": scope.period},
-    ).all()
-    by_state = {r.state: r for r in rows}
+    """The period's payout lines by outcome (``ledger.figures.payout_outcomes``): superseded
+    (reissued), cancelled and draft lines are listed apart, never in the total."""
     return [
-        OutcomeStat(STATE_LABELS[s], int(by_state[s].n), int(by_state[s].fen))
-        for s in STATE_LABELS
-        if s in by_state
+        OutcomeStat(STATE_LABELS[o.state], o.count, o.amount_fen, counted=o.counted)
+        for o in payout_outcomes(session, pattern=scope.pattern, period=scope.period)
     ]
 
 
@@ -375,28 +392,61 @@ def suspense_ageing(session: Session, scope: Scope) -> list[AgeingBucket]:
 SEVERITY_LABELS = {"blocking": "阻断", "warning": "警告", "info": "提示"}
 
 
-def audit_findings(session: Session, scope: Scope) -> list[AuditFinding]:
-    out = []
-    for f in all_findings(session, scope):
-        where = " ".join(x for x in (f.jurisdiction, f.fund or "", f.period or "") if x)
-        if f.batch_id is not None:
-            where += f" 批次{f.batch_id}"
-        evidence = "; ".join(f"{k}={_evidence_text(v)}" for k, v in sorted(f.evidence.items()))
-        out.append(
-            AuditFinding(
-                rule_code=f.rule,
-                severity=SEVERITY_LABELS.get(f.severity, f.severity),
-                message=f.message,
-                evidence=f"[{where}] {evidence}",
+def _where(f: ReportFinding, places: dict[str, str], funds: dict[str, str]) -> str:
+    parts = [places.get(f.jurisdiction, f.jurisdiction)]
+    if f.fund:
+        parts.append(funds.get(f.fund, f.fund))
+    if f.batch_id is not None:
+        parts.append(f"批次 {f.batch_id}")
+    return " ".join(parts)
+
+
+def audit_findings(
+    session: Session, found: Sequence[ReportFinding]
+) -> tuple[list[FindingGroup], list[Acknowledgement]]:
+    """The findings grouped by rule, in Chinese, and the acknowledgements with who made them."""
+    funds = _fund_names(session)
+    places = {
+        str(code).strip(): str(name)
+        for code, name in session.execute(text("SELECT code, name FROM jurisdiction")).tuples()
+    }
+    groups = []
+    acks = []
+    for group in group_by_rule(found):
+        items = []
+        for f in group.findings:
+            where = _where(f, places, funds)
+            items.append(
+                AuditFinding(
+                    rule=group.label,
+                    severity=SEVERITY_LABELS.get(f.severity, f.severity),
+                    status=STATUS_LABELS.get(f.status, f.status),
+                    where=where,
+                    message=f.message,
+                    evidence=evidence_text(f.evidence),
+                )
+            )
+            if f.acknowledged_by:
+                acks.append(
+                    Acknowledgement(
+                        rule=group.label,
+                        where=where,
+                        by=f.acknowledged_by,
+                        on=f.acknowledged_at.date() if f.acknowledged_at else None,
+                        reason=f.ack_reason or "",
+                    )
+                )
+        groups.append(
+            FindingGroup(
+                rule=group.label,
+                severity=SEVERITY_LABELS.get(group.severity, group.severity),
+                open=group.by_status("open"),
+                acknowledged=group.by_status("acknowledged"),
+                resolved=group.by_status("resolved"),
+                findings=tuple(items),
             )
         )
-    return out
-
-
-def _evidence_text(value: Any) -> str:
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return str(value)
+    return groups, acks
 
 
 def integrity(session: Session) -> tuple[IntegrityStatus, dict[str, Any]]:
@@ -425,39 +475,42 @@ def integrity(session: Session) -> tuple[IntegrityStatus, dict[str, Any]]:
     return status, report.as_dict()
 
 
-def books_date(session: Session, scope: Scope) -> date:
-    """The date the audit report carries: its last entry on or before the period end."""
-    day = session.execute(
-        text("SELECT max(effective_date) FROM journal_entry WHERE effective_date <= :d"),
-        {"d": scope.as_of},
-    ).scalar()
-    return day or scope.as_of
-
-
-def audit_data(session: Session, scope: Scope) -> tuple[AuditReportData, dict[str, Any]]:
-    """Everything the audit PDF prints, and the verify result as figures."""
+def audit_data(
+    session: Session, scope: Scope, *, checkpoint: tuple[int, str] | None = None
+) -> tuple[AuditReportData, dict[str, Any]]:
+    """Everything the audit PDF prints, and the verify result as figures; each read once."""
     jur = get_jurisdiction(session, scope.jurisdiction)
-    # The flow table sums its rows, so it holds the jurisdiction's own books only; the subtree
-    # roll-up (where inner transfers cancel) is printed as its own trial balances.
-    rows = [f.row(f.fund_name) for f in fund_flow(session, scope, rollup=False)]
+    found = all_findings(session, scope)
+    rows = [_flow_row(name, fig) for name, fig in fund_flow(session, scope, rollup=False)]
     tbs = trial_balances(session, scope, rollup=False)
     if scope.rolls_up:
         tbs += trial_balances(session, scope, rollup=True)
+    subtree = None
+    if scope.rolls_up:
+        total = FlowFigures()
+        for _name, fig in fund_flow(session, scope, rollup=True):
+            total = total + fig
+        subtree = _flow_row("全辖", total)
     status, verified = integrity(session)
+    groups, acks = audit_findings(session, found)
     data = AuditReportData(
         jurisdiction_code=scope.jurisdiction,
         jurisdiction_name=str(jur["name"]),
         period=scope.label,
-        generated_on=books_date(session, scope),
-        issuing_bureau=bureau_name(session, scope.jurisdiction, "audit", "审计局"),
+        generated_on=scope.as_of,
+        issuing_bureau=bureau_name(session, scope.jurisdiction, "audit"),
         integrity=status,
         fund_flow=rows,
+        subtree=subtree,
+        summary=summary_rows(session, scope, found),
         trial_balances=tbs,
         outcomes=outcome_stats(session, scope),
         failure_reasons=reason_stats(session, scope),
         suspense_ageing=suspense_ageing(session, scope),
         failed_ageing=failed_ageing(session, scope),
-        findings=audit_findings(session, scope),
-        execution_rate_note=EXECUTION_RATE_NOTE,
+        finding_groups=groups,
+        acknowledgements=acks,
+        execution_rate_note=RATE_NOTE,
+        checkpoint=checkpoint,
     )
     return data, verified

@@ -27,7 +27,8 @@ import os
 import secrets
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Session
 from ledger.checks.model import Finding
 from ledger.money import fen_to_str
 from ledger.spreadsheet import neutralise
+from reports.pdf.base import format_fen
 from reports.scope import Scope, add_months
 
 CONFIG_PATH = Path(__file__).resolve().parent / "config" / "findings.toml"
@@ -87,14 +89,14 @@ def special_cash_idle(session: Session, scope: Scope, t: Thresholds) -> list[Fin
             "  CASE p.side WHEN 'D' THEN p.amount_fen ELSE -p.amount_fen END AS delta "
             "  FROM posting p JOIN journal_entry e ON e.id = p.entry_id "
             "  WHERE p.account_id IN (SELECT id FROM acc) AND e.effective_date <= :as_of), "
-            "opening AS (SELECT acc.id, COALESCE(sum(mv.delta) FILTER (WHERE mv.d <= :since), 0) "
+            "opening AS (SELECT acc.id, COALESCE(sum(mv.delta) FILTER (WHERE mv.d < :since), 0) "
             "  AS fen FROM acc LEFT JOIN mv ON mv.account_id = acc.id GROUP BY acc.id), "
             "running AS (SELECT account_id, eid, delta, sum(delta) OVER (PARTITION BY account_id "
-            "  ORDER BY d, eid ROWS UNBOUNDED PRECEDING) AS moved FROM mv WHERE d > :since) "
+            "  ORDER BY d, eid ROWS UNBOUNDED PRECEDING) AS moved FROM mv WHERE d >= :since) "
             "SELECT acc.id, acc.jurisdiction_code, acc.fund_code, acc.jname, acc.fname, "
             "  o.fen AS opening_fen, LEAST(o.fen, COALESCE(min(o.fen + r.moved), o.fen)) AS idle_fen, "
             "  o.fen + COALESCE((SELECT sum(delta) FROM mv WHERE mv.account_id = acc.id "
-            "    AND mv.d > :since), 0) AS balance_fen, "
+            "    AND mv.d >= :since), 0) AS balance_fen, "
             "  (SELECT max(eid) FROM mv WHERE mv.account_id = acc.id AND mv.delta < 0) AS last_out "
             "FROM acc JOIN opening o ON o.id = acc.id LEFT JOIN running r ON r.account_id = acc.id "
             "GROUP BY acc.id, acc.jurisdiction_code, acc.fund_code, acc.jname, acc.fname, o.fen "
@@ -138,7 +140,7 @@ def transfer_not_paid_out(session: Session, scope: Scope, t: Thresholds) -> list
             # A transfer received: the same entry credits this book's transfer-in account.
             "received AS (SELECT i.*, acc.jurisdiction_code, acc.fund_code, acc.jname, acc.fname "
             "  FROM inflow i JOIN acc ON acc.id = i.account_id "
-            "  WHERE i.d + :days <= :as_of AND EXISTS (SELECT 1 FROM posting p2 "
+            "  WHERE i.d + :days < :as_of AND EXISTS (SELECT 1 FROM posting p2 "
             "    JOIN account a2 ON a2.id = p2.account_id WHERE p2.entry_id = i.eid "
             "    AND p2.side = 'C' AND a2.kind = 'transfer_in' "
             "    AND a2.jurisdiction_code = acc.jurisdiction_code AND a2.fund_code = acc.fund_code)) "
@@ -187,7 +189,7 @@ def failed_not_reissued(session: Session, scope: Scope, t: Thresholds) -> list[F
             "  (array_agg(q.reference ORDER BY q.failed_on, q.id))[1:CAST(:lim AS int)] AS refs "
             "FROM pending q JOIN jurisdiction j ON j.code = q.county_code "
             "JOIN fund f ON f.code = q.fund_code "
-            "WHERE q.failed_on + :days <= :as_of "
+            "WHERE q.failed_on + :days < :as_of "
             "GROUP BY q.county_code, q.fund_code, j.name, f.name ORDER BY q.county_code, q.fund_code"
         ),
         {
@@ -283,41 +285,96 @@ def evaluate(session: Session, scope: Scope, thresholds: Thresholds | None = Non
     return found
 
 
-def surface_batch_findings(session: Session, scope: Scope) -> list[Finding]:
-    """Findings the batch checks stored for the period in scope (not those of our own runs)."""
+STATUS_LABELS = {"open": "未处理", "acknowledged": "已确认", "resolved": "已整改"}
+RULE_LABELS = {
+    "same_person_twice": "同一人同一资金同一期重复发放",
+    "paid_after_death": "死亡后仍发放",
+    "exclusive_programs": "同时享受互斥的救助项目",
+    "insufficient_special_cash": "专户余额不足以发放",
+    "above_entitlement": "发放金额超过应享标准",
+    "county_standard_below_city": "县级保障标准低于市级标准",
+    "shared_account": "一个银行账户为多户收款",
+    "account_holder_mismatch": "账户户名与收款人不符",
+    "on_public_payroll": "收款人为财政供养人员",
+    "unfiled_staff_relative": "工作人员近亲属享受救助未备案",
+    "special_cash_idle": "专户资金闲置",
+    "transfer_not_paid_out": "上级补助未及时足额拨付",
+    "failed_not_reissued": "发放失败未及时重新发放",
+    "review_overdue": "超期未做经济状况复核",
+}
+
+
+def rule_label(rule: str) -> str:
+    return RULE_LABELS.get(rule, rule)
+
+
+@dataclass(frozen=True)
+class ReportFinding(Finding):
+    """A finding as a report shows it: its stored id and status (open, acknowledged, resolved)
+    and who acknowledged it. Findings the rules evaluate for the report's date are open."""
+
+    status: str = "open"
+    finding_id: int | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    ack_reason: str | None = None
+
+
+def surface_batch_findings(session: Session, scope: Scope) -> list[ReportFinding]:
+    """Findings the batch checks stored for the period in scope, each counted once.
+
+    Only batches that are not cancelled. A batch checked more than once keeps the findings of
+    its latest check run (open, or acknowledged with who and why); a finding of an earlier run
+    that the latest run no longer finds was fixed at the source and is shown as resolved.
+    Rows of our own stored rule runs are not batch findings."""
     rows = session.execute(
         text(
-            "SELECT id, rule, severity, jurisdiction_code, fund_code, period, batch_id, message, "
-            "evidence, acknowledged_by, ack_reason FROM finding f "
-            "WHERE f.jurisdiction_code LIKE :pattern AND f.period = :period "
-            "AND NOT EXISTS (SELECT 1 FROM finding_run r WHERE r.id = f.run_id) ORDER BY f.id"
+            "WITH f AS (SELECT f.*, (f.batch_id IS NULL OR f.run_id IS NOT DISTINCT FROM "
+            "  (SELECT l.run_id FROM finding l WHERE l.batch_id = f.batch_id "
+            "   ORDER BY l.id DESC LIMIT 1)) AS latest "
+            "  FROM finding f LEFT JOIN payment_batch b ON b.id = f.batch_id "
+            "  WHERE f.jurisdiction_code LIKE :pattern AND f.period = :period "
+            "  AND (b.id IS NULL OR b.status <> 'cancelled') "
+            "  AND NOT EXISTS (SELECT 1 FROM finding_run r WHERE r.id = f.run_id)) "
+            "SELECT DISTINCT ON (COALESCE(batch_id, -id), rule, evidence) id, rule, severity, "
+            "  jurisdiction_code, fund_code, period, batch_id, message, evidence, latest, "
+            "  acknowledged_by, acknowledged_at, ack_reason "
+            "FROM f ORDER BY COALESCE(batch_id, -id), rule, evidence, latest DESC, id DESC"
         ),
         {"pattern": scope.pattern, "period": scope.period},
     ).all()
     out = []
-    for r in rows:
-        evidence = dict(r.evidence or {})
-        evidence["finding_id"] = r.id
-        if r.acknowledged_by:
-            evidence["acknowledged"] = {"by": r.acknowledged_by, "reason": r.ack_reason}
+    for r in sorted(rows, key=lambda r: r.id):
+        status = "resolved" if not r.latest else "acknowledged" if r.acknowledged_by else "open"
         out.append(
-            Finding(
+            ReportFinding(
                 rule=r.rule,
                 severity=r.severity,
-                jurisdiction=r.jurisdiction_code,
+                jurisdiction=r.jurisdiction_code.strip(),
                 fund=r.fund_code,
                 period=r.period,
                 batch_id=r.batch_id,
                 message=r.message,
-                evidence=evidence,
+                evidence=dict(r.evidence or {}),
+                status=status,
+                finding_id=r.id,
+                acknowledged_by=r.acknowledged_by,
+                acknowledged_at=r.acknowledged_at,
+                ack_reason=r.ack_reason,
             )
         )
     return out
 
 
-def all_findings(session: Session, scope: Scope) -> list[Finding]:
+def as_report(f: Finding) -> ReportFinding:
+    return ReportFinding(**{k.name: getattr(f, k.name) for k in fields(Finding)})
+
+
+def all_findings(session: Session, scope: Scope) -> list[ReportFinding]:
     """The batch findings and the rules' findings, most severe first, in a stable order."""
-    found = surface_batch_findings(session, scope) + evaluate(session, scope)
+    found = surface_batch_findings(session, scope) + [
+        as_report(f) for f in evaluate(session, scope)
+    ]
     return sorted(
         found,
         key=lambda f: (
@@ -329,6 +386,97 @@ def all_findings(session: Session, scope: Scope) -> list[Finding]:
             json.dumps(f.evidence, sort_keys=True, default=str),
         ),
     )
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    """The findings of one rule, with counts by status."""
+
+    rule: str
+    label: str
+    severity: str
+    findings: tuple[ReportFinding, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+    def by_status(self, status: str) -> int:
+        return sum(1 for f in self.findings if f.status == status)
+
+
+def group_by_rule(found: Iterable[ReportFinding]) -> list[RuleGroup]:
+    """One group per rule, most severe first, then by rule label."""
+    groups: dict[str, list[ReportFinding]] = {}
+    for f in found:
+        groups.setdefault(f.rule, []).append(f)
+    out = [
+        RuleGroup(
+            rule,
+            rule_label(rule),
+            min((f.severity for f in items), key=lambda s: SEVERITY_ORDER.get(s, 9)),
+            tuple(items),
+        )
+        for rule, items in groups.items()
+    ]
+    return sorted(out, key=lambda g: (SEVERITY_ORDER.get(g.severity, 9), g.rule))
+
+
+_EVIDENCE_LABELS = {
+    "payout_id": "发放明细",
+    "payout_ids": "发放明细",
+    "existing_payout_id": "已有发放明细",
+    "references": "发放编号",
+    "household_id": "家庭",
+    "household_ids": "家庭",
+    "death_record_id": "死亡登记",
+    "payroll_id": "财政供养登记",
+    "staff_relative_id": "近亲属登记",
+    "other_fund": "另一资金项目",
+    "other_county": "另一县区",
+    "batch_id": "批次",
+    "entry_id": "分录",
+    "account_id": "账户",
+    "last_outflow_entry_id": "最近一次支出分录",
+    "county_standard_id": "县级标准",
+    "city_standard_id": "市级标准",
+    "count": "笔（户）数",
+    "never_reviewed": "从未复核户数",
+    "received_on": "收到日期",
+    "since": "起始日期",
+    "oldest": "最早日期",
+    "due": "应复核日期",
+}
+_EVIDENCE_LIMIT = 10
+
+
+def _evidence_value(value: Any) -> str:
+    if isinstance(value, list):
+        shown = "、".join(str(v) for v in value[:_EVIDENCE_LIMIT])
+        return shown + (f" 等 {len(value)} 项" if len(value) > _EVIDENCE_LIMIT else "")
+    return str(value)
+
+
+def evidence_text(evidence: dict[str, Any]) -> str:
+    """The evidence in plain Chinese: labelled ids, amounts in yuan, long lists shortened."""
+    parts = []
+    for key, value in evidence.items():
+        if value is None or value == [] or key == "finding_id":
+            continue
+        if key.endswith("_fen") and isinstance(value, int):
+            label = {
+                "idle_fen": "闲置金额",
+                "balance_fen": "期末余额",
+                "amount_fen": "金额",
+                "unpaid_fen": "未拨付金额",
+                "total_fen": "批次金额",
+                "special_cash_fen": "专户余额",
+                "standard_fen": "标准",
+            }.get(key, "金额")
+            parts.append(f"{label} {format_fen(value)} 元")
+        else:
+            parts.append(f"{_EVIDENCE_LABELS.get(key, key)}：{_evidence_value(value)}")
+    return "；".join(parts)
 
 
 def run_findings(session: Session, *, scope: Scope, run_by: str) -> dict[str, Any]:

@@ -19,6 +19,21 @@ class FindingPublic(BaseModel):
     batch_id: int | None = None
     message: str
     evidence: dict[str, Any] = Field(default_factory=dict)
+    status: str = Field("open", description="open, acknowledged or resolved")
+    finding_id: int | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    ack_reason: str | None = None
+
+
+class RuleCount(BaseModel):
+    rule: str
+    label: str = Field(description="the rule in Chinese")
+    severity: str
+    count: int
+    open: int
+    acknowledged: int
+    resolved: int
 
 
 class FindingRunCreate(BaseModel):
@@ -38,6 +53,9 @@ class FindingList(BaseModel):
     jurisdiction: str
     period: str
     run_id: str | None = None
+    as_of: date | None = Field(None, description="the report's date the rules were judged on")
+    count: int = Field(0, description="distinct findings")
+    by_rule: list[RuleCount] = Field(default_factory=list)
     findings: list[FindingPublic]
 
 

@@ -36,8 +36,9 @@ from reports.models import (
     FindingRunCreate,
     FindingRunPublic,
     ReportRecordPublic,
+    RuleCount,
 )
-from reports.scope import Scope, check_period
+from reports.scope import Scope, check_period, report_scope
 
 T = TypeVar("T")
 router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
@@ -139,21 +140,38 @@ def list_findings(
     period: PeriodQuery,
     run_id: Annotated[str | None, Query(pattern=r"^run-[0-9a-f]{16}$")] = None,
 ) -> FindingList:
-    """The findings of a jurisdiction's subtree for a period: evaluated now together with the
-    batch checks' stored findings, or those of one stored run."""
+    """The findings of a jurisdiction's subtree for a period, each counted once and grouped by
+    rule: the rules judged as of the report's date together with the latest check run of each
+    live batch (with status open, acknowledged or resolved), or those of one stored run."""
     require_audit_reader(user, code)
     get_jurisdiction(session, code)
-    scope = Scope(code, check_period(period))
+    scope = report_scope(session, code, period)
+    found: list[findings.ReportFinding]
     if run_id is not None:
         if findings.run_scope(session, run_id=run_id) != (code, period):
             raise Forbidden(f"run {run_id} is not a run of {code} {period}")
-        found = findings.stored_run(session, run_id=run_id)
+        found = [findings.as_report(f) for f in findings.stored_run(session, run_id=run_id)]
     else:
         found = findings.all_findings(session, scope)
+    groups = findings.group_by_rule(found)
     return FindingList(
         jurisdiction=code,
         period=period,
         run_id=run_id,
+        as_of=scope.as_of,
+        count=len(found),
+        by_rule=[
+            RuleCount(
+                rule=g.rule,
+                label=g.label,
+                severity=g.severity,
+                count=g.count,
+                open=g.by_status("open"),
+                acknowledged=g.by_status("acknowledged"),
+                resolved=g.by_status("resolved"),
+            )
+            for g in groups
+        ],
         findings=[FindingPublic(**findings.finding_dict(f)) for f in found],
     )
 
@@ -165,7 +183,7 @@ def export_findings(
     """Every finding as CSV (UTF-8 with BOM for Excel; formula-like cells neutralised)."""
     require_audit_reader(user, code)
     get_jurisdiction(session, code)
-    scope = Scope(code, check_period(period))
+    scope = report_scope(session, code, check_period(period))
     payload = findings.findings_csv(findings.all_findings(session, scope))
     record = _recorded(
         request,
@@ -197,7 +215,9 @@ def create_findings_run(
     require_audit_reader(user, code)
     get_jurisdiction(session, code)
     result = write.run(
-        lambda s: findings.run_findings(s, scope=Scope(code, body.period), run_by=user.username),
+        lambda s: findings.run_findings(
+            s, scope=report_scope(s, code, body.period), run_by=user.username
+        ),
         operation=f"findings_run:{code}",
         body=body.model_dump(),
         status_code=201,

@@ -7,6 +7,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ValidationFailed
 from ledger.jurisdictions.catalog import level_of
@@ -42,6 +45,7 @@ class Scope:
 
     jurisdiction: str
     period: str
+    books_day: date | None = None  # the books' latest date, when known (see ``report_scope``)
 
     @property
     def pattern(self) -> str:
@@ -52,7 +56,15 @@ class Scope:
 
     @property
     def as_of(self) -> date:
-        return period_end(self.period)
+        """The report's date: the period's end, or the books' latest date if that is earlier.
+
+        Every rule is judged as of this day, never the wall clock and never a future day."""
+        end = period_end(self.period)
+        return end if self.books_day is None else min(end, self.books_day)
+
+    @property
+    def year_start(self) -> date:
+        return date(int(self.period[:4]), 1, 1)
 
     @property
     def label(self) -> str:
@@ -63,3 +75,14 @@ class Scope:
     def rolls_up(self) -> bool:
         """A city or the province: its own books and its subtree's are different views."""
         return level_of(self.jurisdiction) < 3
+
+
+def books_date(session: Session) -> date | None:
+    """The latest effective date in the journal: the day the books have reached."""
+    day = session.execute(text("SELECT max(effective_date) FROM journal_entry")).scalar()
+    return day if isinstance(day, date) else None
+
+
+def report_scope(session: Session, jurisdiction: str, period: str) -> Scope:
+    """The scope of a report of ``period``: as of min(period end, the books' latest date)."""
+    return Scope(jurisdiction, check_period(period), books_date(session))

@@ -12,18 +12,22 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from ledger.errors import ValidationFailed
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
 from reports import data
 from reports.pdf.audit import render_audit
 from reports.pdf.disclosure import render_disclosure
-from reports.scope import Scope, check_period
+from reports.scope import Scope, check_period, report_scope
 
 SPOOL_BYTES = 8 * 1024 * 1024
 
@@ -31,6 +35,22 @@ SPOOL_BYTES = 8 * 1024 * 1024
 def _spool() -> BinaryIO:
     # Handed to the caller, who streams it and closes it: no context manager here.
     return cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES))
+
+
+@contextmanager
+def snapshot(session: Session) -> Iterator[Session]:
+    """A read-only REPEATABLE READ session on its own connection: every read in it sees the
+    books as they were at its first statement."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with engine.connect() as conn:
+        frozen = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with Session(bind=frozen) as snap:
+            yield snap
+
+
+def _chain_head(session: Session) -> str:
+    return str(session.execute(text("SELECT hash FROM chain_head")).scalar_one())
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,7 @@ def _finish(
     generated_by: str,
     filename: str,
     figures: dict[str, Any],
+    head: str,
 ) -> BuiltReport:
     file.seek(0)
     digest = hashlib.sha256()
@@ -72,7 +93,6 @@ def _finish(
         digest.update(chunk)
         size += len(chunk)
     file.seek(0)
-    head = session.execute(text("SELECT hash FROM chain_head")).scalar_one()
     record_id = session.execute(
         text(
             "INSERT INTO report_record (kind, jurisdiction_code, fund_code, period, parameters, "
@@ -95,38 +115,94 @@ def _finish(
 
 
 def build_disclosure(
-    session: Session, *, jurisdiction: str, fund: str, period: str, generated_by: str
+    session: Session,
+    *,
+    jurisdiction: str,
+    fund: str,
+    period: str,
+    generated_by: str,
+    notice_from: date | None = None,
+    notice_days: int = data.NOTICE_DAYS,
+    village: data.Village | None = None,
+    large_print: bool = False,
+    checkpoint: tuple[int, str] | None = None,
 ) -> BuiltReport:
-    """The public disclosure (公示) PDF of one jurisdiction, fund and period."""
-    scope = Scope(jurisdiction, check_period(period))
+    """The public disclosure (公示) PDF of one jurisdiction, fund and period, or of one of its
+    villages; 公示期 from ``notice_from`` (default the report's date) for ``notice_days``."""
+    check_period(period)
+    if not 1 <= notice_days <= 90:
+        raise ValidationFailed(
+            "the notice period runs 1 to 90 days",
+            [{"field": "notice_days", "reason": "out of range"}],
+        )
     get_jurisdiction(session, jurisdiction)
     code = fund_code(session, fund)
-    info = data.disclosure_info(session, scope, code)
     file = _spool()
-    render_disclosure(info, data.disclosure_rows(session, scope, code), file)
-    totals = data.disclosure_totals(session, scope, code)
+    with snapshot(session) as snap:
+        head = _chain_head(snap)
+        scope = report_scope(snap, jurisdiction, period)
+        info = data.disclosure_info(
+            snap,
+            scope,
+            code,
+            notice_from=notice_from,
+            notice_days=notice_days,
+            village=village,
+            checkpoint=checkpoint,
+        )
+        rows = data.disclosure_rows(snap, scope, code, village)
+        totals = render_disclosure(info, rows, file, large_print=large_print)
+    parameters: dict[str, Any] = {"jurisdiction": jurisdiction, "fund": code, "period": period}
+    suffix = ""
+    if village is not None:
+        parameters["township"], parameters["village"] = village.township, village.village
+        suffix = (
+            "-" + hashlib.sha256(f"{village.township}/{village.village}".encode()).hexdigest()[:8]
+        )
+    if large_print:
+        parameters["large_print"] = True
+    if notice_from is not None or notice_days != data.NOTICE_DAYS:
+        parameters["notice"] = [str(info.notice_from), str(info.notice_to)]
     return _finish(
         session,
         file=file,
         kind="disclosure",
         scope=scope,
         fund=code,
-        parameters={"jurisdiction": jurisdiction, "fund": code, "period": period},
+        parameters=parameters,
         generated_by=generated_by,
-        filename=f"disclosure-{jurisdiction}-{code}-{period}.pdf",
+        filename=f"disclosure-{jurisdiction}-{code}-{period}{suffix}.pdf",
         figures={**totals, "generated_on": info.generated_on.isoformat()},
+        head=head,
     )
 
 
+def disclosure_villages(
+    session: Session, *, jurisdiction: str, fund: str, period: str
+) -> list[data.Village]:
+    """The villages a one-file-per-village disclosure is made of."""
+    code = fund_code(session, fund)
+    with snapshot(session) as snap:
+        return data.villages(snap, report_scope(snap, jurisdiction, period), code)
+
+
 def build_audit(
-    session: Session, *, jurisdiction: str, period: str, generated_by: str
+    session: Session,
+    *,
+    jurisdiction: str,
+    period: str,
+    generated_by: str,
+    checkpoint: tuple[int, str] | None = None,
 ) -> BuiltReport:
     """The audit (审计) PDF of one jurisdiction (with its subtree) and period."""
-    scope = Scope(jurisdiction, check_period(period))
+    check_period(period)
     get_jurisdiction(session, jurisdiction)
-    report, verified = data.audit_data(session, scope)
     file = _spool()
-    render_audit(report, file)
+    with snapshot(session) as snap:
+        head = _chain_head(snap)
+        scope = report_scope(snap, jurisdiction, period)
+        report, verified = data.audit_data(snap, scope, checkpoint=checkpoint)
+        render_audit(report, file)
     return _finish(
         session,
         file=file,
@@ -137,12 +213,13 @@ def build_audit(
         generated_by=generated_by,
         filename=f"audit-{jurisdiction}-{period}.pdf",
         figures={
-            "findings": len(report.findings),
+            "findings": report.finding_count,
             "verify_ok": verified["ok"],
             "entry_count": verified["entry_count"],
             "chain_head": verified["chain_head"],
             "generated_on": report.generated_on.isoformat(),
         },
+        head=head,
     )
 
 
@@ -162,6 +239,7 @@ def record_findings_export(
         generated_by=generated_by,
         filename=f"findings-{scope.jurisdiction}-{scope.period}.csv",
         figures={},
+        head=_chain_head(session),
     )
     file.close()
     return built.record_id

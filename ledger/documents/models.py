@@ -106,7 +106,10 @@ class FlowFigures(BaseModel):
     paid_to_people: str
     balance: str
     execution_rate: str | None = Field(
-        description="paid ÷ available as a decimal string with 4 places; null when nothing is available"
+        description=(
+            "(sent below + paid) ÷ available as a percentage, two places, ROUND_HALF_UP "
+            "(87.60); null when nothing is available (ledger.figures)"
+        )
     )
 
 

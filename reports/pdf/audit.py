@@ -28,6 +28,7 @@ from reportlab.platypus import (
     Flowable,
     Frame,
     KeepTogether,
+    PageBreak,
     PageTemplate,
     Paragraph,
     Spacer,
@@ -35,6 +36,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from ledger.figures import execution_rate, format_rate
 from reports.pdf.base import (
     BODY_BOTTOM,
     BODY_TOP,
@@ -44,7 +46,6 @@ from reports.pdf.base import (
     DocumentInfo,
     canvas_maker,
     format_fen,
-    format_rate,
 )
 from reports.pdf.fonts import register_cjk_font
 
@@ -54,14 +55,33 @@ TABLE_CHUNK_ROWS = 250  # rows per Table: platypus splits long tables in quadrat
 
 @dataclass(frozen=True)
 class FundFlowRow:
+    """One fund's figures as ``ledger.figures`` defines them."""
+
     fund_name: str
     appropriated_fen: int  # 本级拨款
-    received_fen: int  # 上级补助
+    received_fen: int  # 上级补助 (with any reallocation, net)
+    available_fen: int  # 可用资金
     sent_below_fen: int  # 补助下级
     paid_fen: int  # 发放到人 (net of returns)
+    spent_fen: int  # 支出 = 补助下级 + 发放到人
     returned_fen: int  # 退回 (failed and returned payouts back in special cash)
-    balance_fen: int  # 专户结余
-    execution_rate: Decimal | str  # a fraction such as Decimal("0.8750"), or text
+    balance_fen: int  # 结余 = 可用资金 − 支出
+    execution_rate: Decimal | None  # a percentage such as Decimal("87.60")
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """A county or city below the report's jurisdiction, rolled up over every fund."""
+
+    name: str
+    code: str
+    available_fen: int
+    spent_fen: int
+    paid_fen: int
+    balance_fen: int
+    execution_rate: Decimal | None
+    findings: int
+    open_findings: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +102,7 @@ class OutcomeStat:
     outcome: str  # 已支付 / 失败 / 退回 / 在途, as labelled by the caller
     count: int
     amount_fen: int
+    counted: bool = True  # False: superseded, cancelled or draft, listed but never added
 
 
 @dataclass(frozen=True)
@@ -100,10 +121,35 @@ class AgeingBucket:
 
 @dataclass(frozen=True)
 class AuditFinding:
-    rule_code: str
+    rule: str  # in Chinese
     severity: str
+    status: str  # 未处理 / 已确认 / 已整改
+    where: str
     message: str
-    evidence: str  # evidence ids as text
+    evidence: str  # in plain Chinese, amounts in yuan
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    rule: str
+    severity: str
+    open: int
+    acknowledged: int
+    resolved: int
+    findings: Sequence[AuditFinding]
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    rule: str
+    where: str
+    by: str
+    on: date | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -123,13 +169,21 @@ class AuditReportData:
     issuing_bureau: str
     integrity: IntegrityStatus
     fund_flow: Sequence[FundFlowRow] = ()
+    subtree: FundFlowRow | None = None  # a city's or the province's subtree, rolled up
+    summary: Sequence[SummaryRow] = ()
     trial_balances: Sequence[FundTrialBalance] = ()
     outcomes: Sequence[OutcomeStat] = ()
     failure_reasons: Sequence[FailureReasonStat] = ()
     suspense_ageing: Sequence[AgeingBucket] = ()
     failed_ageing: Sequence[AgeingBucket] = ()
-    findings: Sequence[AuditFinding] = field(default_factory=tuple)
+    finding_groups: Sequence[FindingGroup] = field(default_factory=tuple)
+    acknowledgements: Sequence[Acknowledgement] = ()
     execution_rate_note: str = ""  # how the caller computed the execution rate, printed as is
+    checkpoint: tuple[int, str] | None = None  # (tree size, root hex) of a signed checkpoint
+
+    @property
+    def finding_count(self) -> int:
+        return sum(g.count for g in self.finding_groups)
 
 
 BODY_WIDTH = PAGE_WIDTH - 2 * MARGIN_X
@@ -213,46 +267,135 @@ def _fund_flow(styles: _Styles, data: AuditReportData) -> list[Flowable]:
         "资金项目",
         "本级拨款",
         "上级补助",
+        "可用资金",
         "补助下级",
         "发放到人",
-        "退回",
-        "专户结余",
+        "支出",
+        "结余",
         "执行率",
     )
-    rows = [
-        (
-            Paragraph(_esc(r.fund_name), styles.cell),
+    flow = data.fund_flow
+
+    def cells(r: FundFlowRow) -> list[Any]:
+        return [
             format_fen(r.appropriated_fen),
             format_fen(r.received_fen),
+            format_fen(r.available_fen),
             format_fen(r.sent_below_fen),
             format_fen(r.paid_fen),
-            format_fen(r.returned_fen),
+            format_fen(r.spent_fen),
             format_fen(r.balance_fen),
             format_rate(r.execution_rate),
-        )
-        for r in data.fund_flow
-    ]
-    flow = data.fund_flow
+        ]
+
+    rows = [(Paragraph(_esc(r.fund_name), styles.cell), *cells(r)) for r in flow]
+    spent = sum(r.spent_fen for r in flow)
+    available = sum(r.available_fen for r in flow)
     total = (
         "合计",
-        format_fen(sum(r.appropriated_fen for r in flow)),
-        format_fen(sum(r.received_fen for r in flow)),
-        format_fen(sum(r.sent_below_fen for r in flow)),
-        format_fen(sum(r.paid_fen for r in flow)),
-        format_fen(sum(r.returned_fen for r in flow)),
-        format_fen(sum(r.balance_fen for r in flow)),
-        "—",
+        *[format_fen(sum(getattr(r, k) for r in flow)) for k in _FLOW_AMOUNTS],
+        format_rate(execution_rate(spent, available)),
     )
-    name_w, rate_w = 26 * mm, 14 * mm
-    amount_w = (BODY_WIDTH - name_w - rate_w) / 6
-    widths = (name_w, *([amount_w] * 6), rate_w)
-    out: list[Flowable] = [Paragraph("一、资金流向", styles.h1)]
+    name_w, rate_w = 24 * mm, 14 * mm
+    amount_w = (BODY_WIDTH - name_w - rate_w) / 7
+    widths = (name_w, *([amount_w] * 7), rate_w)
+    out: list[Flowable] = [Paragraph("一、资金流向（本年截至报告日，单位：元）", styles.h1)]
     out += _tables(styles, header, rows, widths, numeric_from=1, total=total if flow else None)
     if data.execution_rate_note:
         out.append(Paragraph(_esc(data.execution_rate_note), styles.cell))
     if flow:
         out.append(Spacer(1, 3 * mm))
         out.append(KeepTogether([_flow_chart(styles, data)]))
+    return out
+
+
+_FLOW_AMOUNTS = (
+    "appropriated_fen",
+    "received_fen",
+    "available_fen",
+    "sent_below_fen",
+    "paid_fen",
+    "spent_fen",
+    "balance_fen",
+)
+
+
+def _summary(styles: _Styles, data: AuditReportData) -> list[Flowable]:
+    """The first page: the figures an auditor signs, and for a city or the province one line per
+    county or city below it."""
+    flow = data.fund_flow
+    available = sum(r.available_fen for r in flow)
+    spent = sum(r.spent_fen for r in flow)
+    paid = sum(r.paid_fen for r in flow)
+    counted = [o for o in data.outcomes if o.counted]
+    open_n = sum(g.open for g in data.finding_groups)
+    ack_n = sum(g.acknowledged for g in data.finding_groups)
+    res_n = sum(g.resolved for g in data.finding_groups)
+    own = "本级" if data.subtree is not None else ""
+    facts = [
+        (f"{own}可用资金（元）", format_fen(available)),
+        (f"{own}支出（元）", format_fen(spent)),
+        (f"{own}预算执行率", format_rate(execution_rate(spent, available))),
+        (f"{own}发放到人（元）", format_fen(paid)),
+    ]
+    if data.subtree is not None:
+        sub = data.subtree
+        facts += [
+            ("全辖可用资金（元）", format_fen(sub.available_fen)),
+            ("全辖支出（元）", format_fen(sub.spent_fen)),
+            ("全辖预算执行率", format_rate(sub.execution_rate)),
+            ("全辖发放到人（元）", format_fen(sub.paid_fen)),
+        ]
+    facts += [
+        (
+            "本期发放明细",
+            f"{sum(o.count for o in counted):,} 笔，{format_fen(sum(o.amount_fen for o in counted))} 元",
+        ),
+        (
+            "审计发现",
+            f"共 {data.finding_count} 项：未处理 {open_n} 项，已确认 {ack_n} 项，已整改 {res_n} 项",
+        ),
+        ("账簿完整性", data.integrity.result),
+    ]
+    table = Table(
+        [[k, Paragraph(_esc(v), styles.body)] for k, v in facts],
+        colWidths=(40 * mm, BODY_WIDTH - 40 * mm),
+        hAlign="LEFT",
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), styles.font, 9, 13),
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ("BACKGROUND", (0, 0), (0, -1), HEADER_BG),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    out: list[Flowable] = [Paragraph("审计摘要", styles.h1), table]
+    if data.summary:
+        out.append(Paragraph("下辖地区（含其下辖，全部资金项目，单位：元）", styles.h2))
+        rows = [
+            (
+                Paragraph(_esc(r.name), styles.cell),
+                format_fen(r.available_fen),
+                format_fen(r.spent_fen),
+                format_fen(r.paid_fen),
+                format_fen(r.balance_fen),
+                format_rate(r.execution_rate),
+                f"{r.findings}（{r.open_findings}）",
+            )
+            for r in data.summary
+        ]
+        widths = (30 * mm, 27 * mm, 27 * mm, 27 * mm, 27 * mm, 16 * mm, BODY_WIDTH - 154 * mm)
+        out += _tables(
+            styles,
+            ("地区", "可用资金", "支出", "发放到人", "结余", "执行率", "发现（未处理）"),
+            rows,
+            widths,
+            numeric_from=1,
+        )
+    out.append(PageBreak())
     return out
 
 
@@ -356,15 +499,27 @@ def _disbursement(styles: _Styles, data: AuditReportData) -> list[Flowable]:
     out += _tables(
         styles,
         ("发放结果", "笔数", "金额（元）"),
-        _stat_rows(data.outcomes),
+        _stat_rows([o for o in data.outcomes if o.counted]),
         widths,
         numeric_from=1,
         total=(
-            "合计",
-            f"{sum(o.count for o in data.outcomes):,}",
-            format_fen(sum(o.amount_fen for o in data.outcomes)),
+            "合计（每人本期最后一次发放）",
+            f"{sum(o.count for o in data.outcomes if o.counted):,}",
+            format_fen(sum(o.amount_fen for o in data.outcomes if o.counted)),
         ),
     )
+    apart = [o for o in data.outcomes if not o.counted]
+    if apart:
+        out.append(
+            Paragraph(
+                "不计入合计："
+                + "；".join(
+                    f"{o.outcome} {o.count:,} 笔 {format_fen(o.amount_fen)} 元" for o in apart
+                )
+                + "。",
+                styles.cell,
+            )
+        )
     out.append(Paragraph("失败原因", styles.h2))
     out += _tables(
         styles,
@@ -410,22 +565,78 @@ def _ageing(styles: _Styles, data: AuditReportData) -> list[Flowable]:
 def _findings(styles: _Styles, data: AuditReportData) -> list[Flowable]:
     out: list[Flowable] = [
         CondPageBreak(40 * mm),
-        Paragraph(f"五、审计发现（共 {len(data.findings)} 项）", styles.h1),
+        Paragraph(f"五、审计发现（共 {data.finding_count} 项）", styles.h1),
     ]
-    if not data.findings:
+    if not data.finding_groups:
         out.append(Paragraph("本期未发现问题。", styles.body))
         return out
     rows = [
         (
-            Paragraph(_esc(f.rule_code), styles.cell),
-            Paragraph(_esc(f.severity), styles.cell),
-            Paragraph(_esc(f.message), styles.cell),
-            Paragraph(_esc(f.evidence), styles.cell),
+            Paragraph(_esc(g.rule), styles.cell),
+            g.severity,
+            f"{g.count:,}",
+            f"{g.open:,}",
+            f"{g.acknowledged:,}",
+            f"{g.resolved:,}",
         )
-        for f in data.findings
+        for g in data.finding_groups
     ]
-    widths = (40 * mm, 14 * mm, BODY_WIDTH - 40 * mm - 14 * mm - 44 * mm, 44 * mm)
-    out += _tables(styles, ("规则", "严重程度", "说明", "证据"), rows, widths, numeric_from=4)
+    widths = (BODY_WIDTH - 5 * 22 * mm, *([22 * mm] * 5))
+    out += _tables(
+        styles,
+        ("规则", "严重程度", "项数", "未处理", "已确认", "已整改"),
+        rows,
+        widths,
+        numeric_from=2,
+        total=(
+            "合计",
+            "",
+            f"{data.finding_count:,}",
+            *[f"{sum(getattr(g, k) for g in data.finding_groups):,}" for k in _STATUSES],
+        ),
+    )
+    out.append(Paragraph("每项发现的说明与证据见附录。", styles.cell))
+    out.append(Paragraph("已确认的警告", styles.h2))
+    ack_rows = [
+        (
+            Paragraph(_esc(a.rule), styles.cell),
+            Paragraph(_esc(a.where), styles.cell),
+            Paragraph(_esc(a.by), styles.cell),
+            a.on.isoformat() if a.on else "",
+            Paragraph(_esc(a.reason), styles.cell),
+        )
+        for a in data.acknowledgements
+    ]
+    widths = (38 * mm, 34 * mm, 38 * mm, 20 * mm, BODY_WIDTH - 130 * mm)
+    out += _tables(
+        styles, ("规则", "地区与批次", "确认人", "日期", "理由"), ack_rows, widths, numeric_from=5
+    )
+    return out
+
+
+_STATUSES = ("open", "acknowledged", "resolved")
+
+
+def _appendix(styles: _Styles, data: AuditReportData) -> list[Flowable]:
+    if not data.finding_groups:
+        return []
+    out: list[Flowable] = [PageBreak(), Paragraph("附录：审计发现明细", styles.h1)]
+    widths = (8 * mm, 30 * mm, 14 * mm, BODY_WIDTH - 52 * mm - 50 * mm, 50 * mm)
+    for g in data.finding_groups:
+        out.append(Paragraph(f"{_esc(g.rule)}（{_esc(g.severity)}，{g.count} 项）", styles.h2))
+        rows = [
+            (
+                str(i),
+                Paragraph(_esc(f.where), styles.cell),
+                f.status,
+                Paragraph(_esc(f.message), styles.cell),
+                Paragraph(_esc(f.evidence), styles.cell),
+            )
+            for i, f in enumerate(g.findings, start=1)
+        ]
+        out += _tables(
+            styles, ("序号", "地区与批次", "状态", "说明", "证据"), rows, widths, numeric_from=5
+        )
     return out
 
 
@@ -462,6 +673,22 @@ def qr_drawing(text: str, size: float, font: str) -> Drawing:
     return drawing
 
 
+def checkpoint_rows(checkpoint: tuple[int, str] | None, style: ParagraphStyle) -> list[list[Any]]:
+    """The checkpoint (tree size, root) as table rows, when one was given."""
+    if checkpoint is None:
+        return []
+    size, root = checkpoint
+    wrapped = "<br/>".join(_esc(root[i : i + 32]) for i in range(0, len(root), 32))
+    return [["检查点树大小", f"{size:,}"], ["检查点根", Paragraph(wrapped, style)]]
+
+
+def qr_text(head: str, checkpoint: tuple[int, str] | None) -> str:
+    """What the QR code holds: the chain head, and the checkpoint when there is one."""
+    if checkpoint is None:
+        return head
+    return f"head={head};size={checkpoint[0]};root={checkpoint[1]}"
+
+
 def _integrity(styles: _Styles, data: AuditReportData) -> list[Flowable]:
     integ = data.integrity
     head = integ.chain_head_hex
@@ -472,6 +699,7 @@ def _integrity(styles: _Styles, data: AuditReportData) -> list[Flowable]:
             ["分录数", f"{integ.entry_count:,}"],
             ["校验结果", Paragraph(_esc(integ.result), styles.cell)],
             ["校验时间", integ.verified_at.strftime("%Y-%m-%d %H:%M:%S")],
+            *checkpoint_rows(data.checkpoint, styles.cell),
         ],
         colWidths=(22 * mm, 88 * mm),
         hAlign="LEFT",
@@ -486,7 +714,7 @@ def _integrity(styles: _Styles, data: AuditReportData) -> list[Flowable]:
             ]
         )
     )
-    qr = qr_drawing(head, 40 * mm, styles.font)
+    qr = qr_drawing(qr_text(head, data.checkpoint), 40 * mm, styles.font)
     layout = Table([[facts, qr]], colWidths=(116 * mm, 44 * mm), hAlign="LEFT")
     layout.setStyle(
         TableStyle(
@@ -494,7 +722,7 @@ def _integrity(styles: _Styles, data: AuditReportData) -> list[Flowable]:
         )
     )
     note = Paragraph(
-        "二维码内容为链头哈希（十六进制）。审计人员可用 verify 重新计算哈希链并与之比对，"
+        "二维码内容为链头哈希（十六进制，有检查点时另含检查点的树大小与根）。审计人员可用 verify 重新计算哈希链并与之比对，"
         "任何分录或发放明细被改动都会使链头不同。",
         styles.cell,
     )
@@ -552,10 +780,12 @@ def render_audit(data: AuditReportData, out: BinaryIO, *, font_name: str | None 
         ),
         Spacer(1, 2 * mm),
     ]
+    story += _summary(styles, data)
     story += _fund_flow(styles, data)
     story += _trial_balances(styles, data)
     story += _disbursement(styles, data)
     story += _ageing(styles, data)
     story += _findings(styles, data)
     story += _integrity(styles, data)
+    story += _appendix(styles, data)
     doc.build(story, canvasmaker=canvas_maker(info, font))

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any, BinaryIO
 
 from reportlab.lib.pagesizes import A4
@@ -47,13 +46,6 @@ def format_fen(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     yuan, cents = divmod(abs(fen), 100)
     return f"{sign}{yuan:,}.{cents:02d}"
-
-
-def format_rate(rate: Decimal | str) -> str:
-    """Format an execution rate given as a fraction (Decimal) or already as text."""
-    if isinstance(rate, str):
-        return rate
-    return f"{(rate * 100).quantize(Decimal('0.01'))}%"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,11 @@
-"""The public disclosure (救助对象公示) of one jurisdiction, fund and period.
+"""The public disclosure (救助对象公示) of one jurisdiction, fund and period, as posted.
+
+Each village (村/社区) is its own page group: it starts on a new page under its own heading,
+lists its households with their payout reference (发放编号, with which a person or an auditor
+can later ask for a proof of the line), closes with its subtotal, the 公示期, the standard
+(救助标准) of the period, the privacy note, the hotline and the issuing office with its seal
+area, so each village's pages can be posted on its own board. A summary by township and
+village with the grand total closes the document.
 
 Rows are drawn straight onto the canvas with a fixed row height, one pass over the input, so
 a county's hundred thousand rows stream in bounded memory: only the group totals and a few
@@ -14,14 +21,18 @@ from datetime import date
 from typing import BinaryIO
 
 from reportlab.lib.colors import Color
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Paragraph
 
 from reports.masking import mask_name
+from reports.pdf.audit import qr_drawing
 from reports.pdf.base import (
     BODY_BOTTOM,
     BODY_TOP,
     MARGIN_X,
+    PAGE_WIDTH,
     DocumentInfo,
     LedgerCanvas,
     PageText,
@@ -37,6 +48,7 @@ class DisclosureRow:
     name: str
     household_size: int
     monthly_amount_fen: int
+    reference: str = ""  # the payout reference (发放编号), at most 12 ASCII characters
 
 
 @dataclass(frozen=True)
@@ -48,19 +60,26 @@ class DisclosureInfo:
     issuing_bureau: str
     hotline: str
     generated_on: date
+    notice_from: date | None = None  # 公示期; from the report's date unless given
+    notice_to: date | None = None
+    standard_fen: int | None = None  # 救助标准 per person and month that applied in the period
+    # A signed checkpoint (tree size, root hex) of the journal, printed and put in the QR code.
+    checkpoint: tuple[int, str] | None = None
+    only_village: tuple[str | None, str | None] | None = None  # a one-village file
 
 
 NOT_SHOWN_NOTE = (
     "说明：为保护救助对象的个人隐私，本公示只列出经部分隐去的姓名、家庭保障人口和月救助金额，"
     "不公布身份证号码、家庭住址、银行账号、家庭收入和财产等信息。"
+    "发放编号可用于向发放单位查询该笔发放的核验凭证。"
 )
 
-FONT_SIZE = 9
-ROW_HEIGHT = 5.2 * mm
-TEXT_DROP = 3.6 * mm  # baseline below the top of a row
 SHADE = Color(0.9, 0.9, 0.9)
 LIGHT_SHADE = Color(0.96, 0.96, 0.96)
 BLACK = Color(0, 0, 0)
+GREY = Color(0.45, 0.45, 0.45)
+TABLE_RIGHT = PAGE_WIDTH - MARGIN_X
+SIZES = {False: 10.0, True: 14.0}  # points: normal and large print
 
 
 @dataclass(frozen=True)
@@ -76,9 +95,9 @@ class _Column:
 
 
 def _columns() -> tuple[_Column, ...]:
-    widths = (14 * mm, 38 * mm, 44 * mm, 30 * mm, 20 * mm, 34 * mm)
-    titles = ("序号", "镇（街道）", "村（社区）", "姓名", "家庭人口", "月救助金额（元）")
-    rights = (True, False, False, False, True, True)
+    widths = (18 * mm, 52 * mm, 28 * mm, 40 * mm, 42 * mm)
+    titles = ("序号", "姓名", "家庭人口", "月救助金额（元）", "发放编号")
+    rights = (True, False, True, True, False)
     cols: list[_Column] = []
     x = MARGIN_X
     for title, width, right in zip(titles, widths, rights, strict=True):
@@ -88,8 +107,7 @@ def _columns() -> tuple[_Column, ...]:
 
 
 COLUMNS = _columns()
-SEQ, TOWNSHIP, VILLAGE, NAME, SIZE, AMOUNT = COLUMNS
-TABLE_RIGHT = AMOUNT.x + AMOUNT.width
+SEQ, NAME, SIZE, AMOUNT, REFERENCE = COLUMNS
 
 
 @dataclass
@@ -104,33 +122,33 @@ class _Totals:
         self.amount_fen += amount_fen
 
 
-def wrap_text(text: str, font: str, size: float, width: float) -> list[str]:
-    """Greedy character wrap for CJK prose (which has no spaces to break at)."""
-    lines: list[str] = []
-    line = ""
-    for ch in text:
-        if line and stringWidth(line + ch, font, size) > width:
-            lines.append(line)
-            line = ""
-        line += ch
-    if line:
-        lines.append(line)
-    return lines
+def _day(day: date) -> str:
+    return f"{day.year} 年 {day.month} 月 {day.day} 日"
 
 
 class _DisclosureWriter:
-    def __init__(self, canvas: LedgerCanvas, info: DisclosureInfo, title: str) -> None:
+    def __init__(
+        self, canvas: LedgerCanvas, info: DisclosureInfo, title: str, *, large_print: bool
+    ) -> None:
         self.c = canvas
         self.font = canvas.font_name
         self.info = info
         self.title = title
+        self.size = SIZES[large_print]
+        self.row_height = self.size * 0.58 * mm
+        self.text_drop = self.row_height * 0.69
         self.y = BODY_TOP
-        self.text = PageText(canvas, self.font, FONT_SIZE)
+        self.group = ""
+        self.text = PageText(canvas, self.font, self.size)
+        self.style = ParagraphStyle(
+            "note", fontName=self.font, fontSize=self.size, leading=self.size * 1.45,
+            wordWrap="CJK",
+        )  # fmt: skip
         self._fitted: dict[tuple[str, float], str] = {}
         self._numbers: dict[int, tuple[str, float]] = {}
         self._amounts: dict[int, tuple[str, float]] = {}
-        self._ellipsis_width = stringWidth("…", self.font, FONT_SIZE)
-        self._digit_width = {d: stringWidth(d, self.font, FONT_SIZE) for d in "0123456789"}
+        self._ellipsis_width = stringWidth("…", self.font, self.size)
+        self._digit_width = {d: stringWidth(d, self.font, self.size) for d in "0123456789"}
 
     # -- text helpers -----------------------------------------------------------------------
     def _fit(self, text: str, width: float) -> str:
@@ -139,9 +157,9 @@ class _DisclosureWriter:
         fitted = self._fitted.get(key)
         if fitted is None:
             fitted = text
-            if stringWidth(text, self.font, FONT_SIZE) > width:
+            if stringWidth(text, self.font, self.size) > width:
                 while fitted and (
-                    stringWidth(fitted, self.font, FONT_SIZE) + self._ellipsis_width > width
+                    stringWidth(fitted, self.font, self.size) + self._ellipsis_width > width
                 ):
                     fitted = fitted[:-1]
                 fitted += "…"
@@ -151,7 +169,7 @@ class _DisclosureWriter:
 
     def _fit_name(self, masked: str, width: float) -> str:
         # No glyph is wider than one em, so a short name needs no measuring.
-        if len(masked) * FONT_SIZE <= width:
+        if len(masked) * self.size <= width:
             return masked
         return self._fit(masked, width)
 
@@ -159,7 +177,7 @@ class _DisclosureWriter:
         found = self._numbers.get(value)
         if found is None:
             text = str(value)
-            found = (text, stringWidth(text, self.font, FONT_SIZE))
+            found = (text, stringWidth(text, self.font, self.size))
             if len(self._numbers) < 100_000:
                 self._numbers[value] = found
         return found
@@ -168,19 +186,19 @@ class _DisclosureWriter:
         found = self._amounts.get(fen)
         if found is None:
             text = format_fen(fen)
-            found = (text, stringWidth(text, self.font, FONT_SIZE))
+            found = (text, stringWidth(text, self.font, self.size))
             if len(self._amounts) < 100_000:
                 self._amounts[fen] = found
         return found
 
-    def _cell(self, text: str, x: float) -> None:
-        self.text.draw(x, self.y - TEXT_DROP, text)
+    def _cell(self, text: str, x: float, *, cache: bool = True) -> None:
+        self.text.draw(x, self.y - self.text_drop, text, cache=cache)
 
     def _sequence(self, seq: int) -> None:
         """Every sequence number is new: measure it by its digits and do not cache it."""
         text = str(seq)
         width = sum(self._digit_width[d] for d in text)
-        self.text.draw(SEQ.anchor - width, self.y - TEXT_DROP, text, cache=False)
+        self.text.draw(SEQ.anchor - width, self.y - self.text_drop, text, cache=False)
 
     def _right(self, measured: tuple[str, float], col: _Column) -> None:
         self._cell(measured[0], col.anchor - measured[1])
@@ -198,51 +216,71 @@ class _DisclosureWriter:
     def _column_header(self) -> None:
         c = self.c
         c.setFillColor(SHADE)
-        c.rect(MARGIN_X, self.y - ROW_HEIGHT, TABLE_RIGHT - MARGIN_X, ROW_HEIGHT, stroke=0, fill=1)
+        c.rect(
+            MARGIN_X, self.y - self.row_height, TABLE_RIGHT - MARGIN_X, self.row_height,
+            stroke=0, fill=1,
+        )  # fmt: skip
         c.setFillColor(BLACK)
         for col in COLUMNS:
-            width = stringWidth(col.title, self.font, FONT_SIZE)
+            width = stringWidth(col.title, self.font, self.size)
             self._cell(col.title, col.anchor - width if col.right else col.anchor)
-        self.y -= ROW_HEIGHT
+        self.y -= self.row_height
+
+    def _group_heading(self, continued: bool) -> None:
+        self._cell(self.group + ("（续）" if continued else ""), MARGIN_X)
+        self.y -= self.row_height
 
     def _ensure_room(self, rows: int = 1) -> None:
-        if self.y - rows * ROW_HEIGHT < BODY_BOTTOM:
+        if self.y - rows * self.row_height < BODY_BOTTOM:
             self._finish_page()
             self._start_page()
+            self._group_heading(continued=True)
             self._column_header()
 
-    def first_page(self) -> None:
-        self._start_page()
+    def _title_block(self) -> None:
         c, font, info = self.c, self.font, self.info
-        size = 15
+        size = 16.0
         while size > 9 and stringWidth(self.title, font, size) > TABLE_RIGHT - MARGIN_X:
             size -= 1
         c.setFont(font, size)
         c.drawCentredString((MARGIN_X + TABLE_RIGHT) / 2, self.y - 7 * mm, self.title)
-        c.setFont(font, FONT_SIZE)
-        lines = (
-            f"行政区划：{info.jurisdiction_name}（{info.jurisdiction_code}）"
-            f"　资金项目：{info.fund_name}　期间：{info.period}",
-            f"公示单位：{info.issuing_bureau}　监督举报电话：{info.hotline}",
+        self.y -= 11 * mm
+        notice = ""
+        if info.notice_from and info.notice_to:
+            notice = f"　公示期：{_day(info.notice_from)}至{_day(info.notice_to)}"
+        standard = (
+            f"救助标准：{format_fen(info.standard_fen)} 元/人·月"
+            if info.standard_fen is not None
+            else "救助标准：按当期标准"
         )
-        y = self.y - 14 * mm
-        for line in lines:
-            c.drawString(MARGIN_X, y, line)
-            y -= 5 * mm
-        self.y = y - 1 * mm
+        for line in (
+            f"资金项目：{info.fund_name}　期间：{info.period}{notice}",
+            f"{standard}　公示单位：{info.issuing_bureau}　监督举报电话：{info.hotline}",
+        ):
+            self._paragraph(line)
+        self.y -= self.row_height / 3
+
+    def start_group(self, township: str, village: str) -> None:
+        """A new village: a new page, the title, its heading and the column header."""
+        if self.y != BODY_TOP:
+            self._finish_page()
+        self._start_page()
+        self.group = f"{township}　{village}"
+        self._title_block()
+        self._group_heading(continued=False)
         self._column_header()
 
     # -- rows -------------------------------------------------------------------------------
     def row(self, seq: int, row: DisclosureRow) -> None:
-        if self.y - ROW_HEIGHT < BODY_BOTTOM:
+        if self.y - self.row_height < BODY_BOTTOM:
             self._ensure_room()
         self._sequence(seq)
-        self._cell(self._fit(row.township, TOWNSHIP.width - 3 * mm), TOWNSHIP.anchor)
-        self._cell(self._fit(row.village, VILLAGE.width - 3 * mm), VILLAGE.anchor)
         self._cell(self._fit_name(mask_name(row.name), NAME.width - 3 * mm), NAME.anchor)
         self._right(self._number(row.household_size), SIZE)
         self._right(self._amount(row.monthly_amount_fen), AMOUNT)
-        self.y -= ROW_HEIGHT
+        if row.reference:
+            self._cell(row.reference, REFERENCE.anchor, cache=False)
+        self.y -= self.row_height
 
     def total(self, label: str, totals: _Totals, shade: Color | None) -> None:
         self._ensure_room()
@@ -250,54 +288,91 @@ class _DisclosureWriter:
         if shade is not None:
             c.setFillColor(shade)
             c.rect(
-                MARGIN_X, self.y - ROW_HEIGHT, TABLE_RIGHT - MARGIN_X, ROW_HEIGHT, stroke=0, fill=1
-            )
+                MARGIN_X, self.y - self.row_height, TABLE_RIGHT - MARGIN_X, self.row_height,
+                stroke=0, fill=1,
+            )  # fmt: skip
             c.setFillColor(BLACK)
         c.setLineWidth(0.3)
         c.line(MARGIN_X, self.y, TABLE_RIGHT, self.y)
         text = f"{label}　{totals.households} 户"
-        self._cell(self._fit(text, SIZE.x - TOWNSHIP.x - 3 * mm), TOWNSHIP.anchor)
+        self._cell(self._fit(text, SIZE.x - NAME.x + NAME.width - 3 * mm), SEQ.x + 1.5 * mm)
         self._right(self._number(totals.persons), SIZE)
         self._right(self._amount(totals.amount_fen), AMOUNT)
-        self.y -= ROW_HEIGHT
+        self.y -= self.row_height
 
-    def note(self, text: str) -> None:
-        self._ensure_room()
-        self._cell(text, TOWNSHIP.anchor)
-        self.y -= ROW_HEIGHT
+    def _paragraph(self, text: str) -> None:
+        """Prose wrapped by ReportLab's CJK line breaking, drawn at the current position."""
+        self.text.flush()
+        para = Paragraph(text, self.style)
+        _, height = para.wrap(TABLE_RIGHT - MARGIN_X, self.y - BODY_BOTTOM)
+        para.drawOn(self.c, MARGIN_X, self.y - height)
+        self.y -= height
 
-    def closing(self, grand: _Totals) -> None:
-        info, font = self.info, self.font
-        width = TABLE_RIGHT - MARGIN_X
+    def closing(self, totals: _Totals, what: str) -> None:
+        """The text under a list: totals, notes, hotline, and the issuing office's seal area."""
+        info = self.info
         lines = [
-            f"合计：{grand.households} 户 {grand.persons} 人，"
-            f"月救助金额 {format_fen(grand.amount_fen)} 元。",
-            *wrap_text(NOT_SHOWN_NOTE, font, FONT_SIZE, width),
-            *wrap_text(
-                f"公示期间，如对公示对象有异议，请拨打监督举报电话 {info.hotline}，"
-                f"或向{info.issuing_bureau}反映。",
-                font,
-                FONT_SIZE,
-                width,
-            ),
-            f"公示单位：{info.issuing_bureau}　　{info.generated_on.year} 年 "
-            f"{info.generated_on.month} 月 {info.generated_on.day} 日",
+            f"{what}：{totals.households} 户 {totals.persons} 人，"
+            f"月救助金额 {format_fen(totals.amount_fen)} 元。",
+            NOT_SHOWN_NOTE,
+            f"公示期间，如对公示对象有异议，请拨打监督举报电话 {info.hotline}，"
+            f"或向{info.issuing_bureau}反映。",
         ]
-        needed = len(lines) + 1
-        if self.y - needed * ROW_HEIGHT < BODY_BOTTOM:
+        if info.checkpoint is not None:
+            size, root = info.checkpoint
+            lines.append(f"账簿检查点：树大小 {size:,}，根 {root}（见右下二维码）")
+        seal_height = 42 * mm
+        needed = len(lines) * 2.4 * self.style.leading + seal_height
+        if self.y - needed < BODY_BOTTOM:
             self._finish_page()
             self._start_page()
-        self.y -= ROW_HEIGHT / 2
+        self.y -= self.row_height / 2
         for line in lines:
-            self._cell(line, MARGIN_X)
-            self.y -= ROW_HEIGHT
+            self._paragraph(line)
+        self._seal_area(seal_height)
+
+    def _seal_area(self, height: float) -> None:
+        """公示单位 and the date on the right with a dashed circle where the seal goes."""
+        c, info = self.c, self.info
+        self.text.flush()
+        top = self.y - 4 * mm
+        x = TABLE_RIGHT - 70 * mm
+        c.setFont(self.font, self.size)
+        c.drawString(x, top - 6 * mm, f"公示单位（盖章）：{info.issuing_bureau}")
+        c.drawString(x, top - 6 * mm - self.style.leading, f"日期：{_day(info.generated_on)}")
+        c.saveState()
+        c.setStrokeColor(GREY)
+        c.setDash(2, 2)
+        c.circle(x + 35 * mm, top - 22 * mm, 17 * mm, stroke=1, fill=0)
+        c.restoreState()
+        if info.checkpoint is not None:
+            size, root = info.checkpoint
+            qr = qr_drawing(f"size={size};root={root}", 30 * mm, self.font)
+            qr.drawOn(c, MARGIN_X, top - 34 * mm)
+        self.y = top - height
+
+    def summary(self, villages: list[tuple[str, _Totals]], grand: _Totals) -> None:
+        """The closing page group: every village's subtotal and the grand total."""
+        if self.y != BODY_TOP:
+            self._finish_page()
+        self._start_page()
+        self.group = "汇总"
+        self._title_block()
+        self._group_heading(continued=False)
+        for label, totals in villages:
+            self.total(label, totals, None)
+        if not villages:
+            self._cell("本期无救助对象。", MARGIN_X)
+            self.y -= self.row_height
+        self.total("总计", grand, SHADE)
+        self.closing(grand, "合计")
 
     def finish(self) -> None:
         self._finish_page()
 
 
 def disclosure_title(info: DisclosureInfo) -> str:
-    return f"{info.jurisdiction_name} {info.fund_name} {info.period} 救助对象公示"
+    return f"{info.jurisdiction_name}{info.fund_name}救助对象公示（{info.period}）"
 
 
 def render_disclosure(
@@ -306,8 +381,10 @@ def render_disclosure(
     out: BinaryIO,
     *,
     font_name: str | None = None,
-) -> None:
-    """Write the disclosure PDF for rows sorted by township, village and name."""
+    large_print: bool = False,
+) -> dict[str, int]:
+    """Write the disclosure PDF for rows sorted by township, village and name; returns its
+    totals (households, persons, amount_fen), counted once as the rows were printed."""
     font = font_name or register_cjk_font()
     title = disclosure_title(info)
     doc_info = DocumentInfo(
@@ -318,43 +395,49 @@ def render_disclosure(
         generated_on=info.generated_on,
     )
     canvas = LedgerCanvas(out, info=doc_info, font_name=font)
-    writer = _DisclosureWriter(canvas, info, title)
-    writer.first_page()
+    writer = _DisclosureWriter(canvas, info, title, large_print=large_print)
 
-    grand, town_totals, village_totals = _Totals(), _Totals(), _Totals()
+    grand, village_totals = _Totals(), _Totals()
     township: str | None = None
     village: str | None = None
+    done: list[tuple[str, _Totals]] = []
     seen_townships: set[str] = set()
     seen_villages: set[tuple[str, str]] = set()
+    seq_in_village = 0
     for seq, row in enumerate(rows, start=1):
         if row.household_size < 1 or row.monthly_amount_fen < 0:
             raise ValueError(f"row {seq}: household size or amount out of range")
         if row.township != township or row.village != village:
             if village is not None and township is not None:
                 writer.total(f"{village} 小计", village_totals, LIGHT_SHADE)
+                writer.closing(village_totals, f"{township}{village}合计")
+                done.append((f"{township} {village}", village_totals))
             if row.township != township:
-                if township is not None:
-                    writer.total(f"{township} 合计", town_totals, SHADE)
                 if row.township in seen_townships:
                     raise ValueError(f"rows are not grouped by township: {row.township!r} again")
                 seen_townships.add(row.township)
-                town_totals = _Totals()
             if (row.township, row.village) in seen_villages:
                 raise ValueError(f"rows are not grouped by village: {row.village!r} again")
             seen_villages.add((row.township, row.village))
             township, village = row.township, row.village
             village_totals = _Totals()
-        writer.row(seq, row)
+            writer.start_group(township, village)
+            seq_in_village = 0
+        seq_in_village += 1
+        writer.row(seq_in_village, row)
         grand.add(row.household_size, row.monthly_amount_fen)
-        town_totals.add(row.household_size, row.monthly_amount_fen)
         village_totals.add(row.household_size, row.monthly_amount_fen)
 
     if township is not None and village is not None:
         writer.total(f"{village} 小计", village_totals, LIGHT_SHADE)
-        writer.total(f"{township} 合计", town_totals, SHADE)
-    else:
-        writer.note("本期无救助对象。")
-    writer.total("总计", grand, SHADE)
-    writer.closing(grand)
+        writer.closing(village_totals, f"{township}{village}合计")
+        done.append((f"{township} {village}", village_totals))
+    if info.only_village is None or not done:
+        writer.summary(done, grand)
     writer.finish()
     canvas.save()
+    return {
+        "households": grand.households,
+        "persons": grand.persons,
+        "amount_fen": grand.amount_fen,
+    }

@@ -4,14 +4,16 @@ money it still holds and transfers inside it cancel."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from ledger.documents.flow import execution_rate, fund_flow
+from ledger.documents.flow import fund_flow
 from ledger.domain import AccountKind, pair, release_lines
+from ledger.figures import execution_rate, format_rate
 from ledger.journal.service import post_entry, special_cash
 from tests.factories import fund_chain, make_user
 
@@ -64,11 +66,12 @@ def test_worked_month_fund_flow(client: Any, session: Session) -> None:
     assert root["rolled_up"]["available"] == "1000000.00"
     assert root["rolled_up"]["paid_to_people"] == "175200.00"
     assert root["rolled_up"]["sent_below"] == "0.00"
-    assert root["rolled_up"]["execution_rate"] == "0.1752"
+    assert root["rolled_up"]["execution_rate"] == "17.52"
+    assert root["own"]["execution_rate"] == "60.00"  # 600,000 sent below of 1,000,000
     liwan = _node(root, "440103")
     assert liwan["own"]["received_from_above"] == "200000.00"
     assert liwan["own"]["balance"] == "24800.00"
-    assert liwan["own"]["execution_rate"] == "0.8760"
+    assert liwan["own"]["execution_rate"] == "87.60"
     gz = _node(root, "440100")
     assert gz["own"]["balance"] == "400000.00" and gz["rolled_up"]["balance"] == "424800.00"
     assert _node(root, "440303")["own"]["execution_rate"] is None
@@ -76,9 +79,11 @@ def test_worked_month_fund_flow(client: Any, session: Session) -> None:
     assert last_year["root"]["rolled_up"]["available"] == "0.00"
 
 
-def test_execution_rate_is_a_rounded_decimal_string() -> None:
-    assert execution_rate(1, 3) == "0.3333" and execution_rate(2, 3) == "0.6667"
+def test_execution_rate_is_a_percentage_rounded_half_up() -> None:
+    assert execution_rate(1, 3) == Decimal("33.33") and execution_rate(2, 3) == Decimal("66.67")
+    assert execution_rate(1, 8) == Decimal("12.50") and execution_rate(1, 800) == Decimal("0.13")
     assert execution_rate(5, 0) is None
+    assert format_rate(Decimal("87.60")) == "87.60%" and format_rate(None) == "—"
 
 
 @settings(

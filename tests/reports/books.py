@@ -202,3 +202,20 @@ def transfer(session: Session, sender: str, receiver: str, fund: str, fen: int, 
     )
     session.commit()
     return entry.id
+
+
+def review_register(owner_url: str, rows: list[tuple[str, str, str]]) -> None:
+    """No migration makes the household-review register yet: the owner makes a stand-in the
+    rule can read, with (county, household, reviewed on) rows."""
+    import psycopg
+
+    from ledger import db
+
+    with psycopg.connect(db.libpq_url(owner_url)) as conn:
+        conn.execute(
+            "CREATE TABLE household_review (county_code char(6), household_id text, "
+            "reviewed_on date)"
+        )
+        for row in rows:
+            conn.execute("INSERT INTO household_review VALUES (%s, %s, %s)", row)
+        conn.execute(f"GRANT SELECT ON household_review TO {db.APP_ROLE}")

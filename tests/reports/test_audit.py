@@ -8,10 +8,12 @@ from pathlib import Path
 
 from reports.pdf.audit import (
     AGEING_BUCKETS,
+    Acknowledgement,
     AgeingBucket,
     AuditFinding,
     AuditReportData,
     FailureReasonStat,
+    FindingGroup,
     FundFlowRow,
     FundTrialBalance,
     IntegrityStatus,
@@ -36,9 +38,29 @@ def audit_data(findings: int = 5, unbalanced: bool = False) -> AuditReportData:
         integrity=IntegrityStatus(HEAD, 1_234, "通过", datetime(2024, 7, 5, 9, 30)),
         fund_flow=[
             FundFlowRow(
-                "城市低保", 0, 20_000_000, 0, 17_520_000, 480_000, 2_480_000, Decimal("0.876")
+                "城市低保",
+                0,
+                20_000_000,
+                20_000_000,
+                0,
+                17_520_000,
+                17_520_000,
+                480_000,
+                2_480_000,
+                Decimal("87.60"),
             ),
-            FundFlowRow("临时救助", 1_000_000, 0, 0, 900_000, 0, 100_000, "90.00%"),
+            FundFlowRow(
+                "临时救助",
+                1_000_000,
+                0,
+                1_000_000,
+                0,
+                900_000,
+                900_000,
+                0,
+                100_000,
+                Decimal("90.00"),
+            ),
         ],
         trial_balances=[
             FundTrialBalance(
@@ -54,10 +76,29 @@ def audit_data(findings: int = 5, unbalanced: bool = False) -> AuditReportData:
         failure_reasons=[FailureReasonStat("账户已销户", 3, 360_000)],
         suspense_ageing=[AgeingBucket(b, i, i * 1_000) for i, b in enumerate(AGEING_BUCKETS)],
         failed_ageing=[AgeingBucket(b, 1, 120_000) for b in AGEING_BUCKETS],
-        findings=[
-            AuditFinding(f"DUP_PAYMENT_{i}", "阻断", "同一人员同一期间重复发放。", f"payout:{i}")
-            for i in range(findings)
-        ],
+        finding_groups=[
+            FindingGroup(
+                "同一人同一资金同一期重复发放",
+                "阻断",
+                findings - 1,
+                1,
+                0,
+                [
+                    AuditFinding(
+                        "同一人同一资金同一期重复发放",
+                        "阻断",
+                        "已确认" if i == 0 else "未处理",
+                        "荔湾区 批次 7",
+                        f"第{i}号：同一人员同一期间重复发放。",
+                        f"发放明细：{i}",
+                    )
+                    for i in range(findings)
+                ],
+            )
+        ]
+        if findings
+        else [],
+        acknowledgements=[Acknowledgement("重复发放", "荔湾区 批次 7", "李审核", None, "已核实")],
         execution_rate_note="执行率 = 发放到人 ÷ 可用资金。",
     )
 
@@ -82,7 +123,8 @@ def test_sections_and_figures(pdf_file: PdfFile) -> None:
     assert "184,200.00" in flat  # paid to people over both funds
     assert "借贷平衡" in flat
     assert "执行率=发放到人÷可用资金。" in flat
-    assert "DUP_PAYMENT_4" in flat and "payout:4" in flat
+    assert "审计摘要" in flat and "87.71%" in flat  # (17,520,000 + 900,000) ÷ 21,000,000 fen
+    assert "第4号" in flat and "发放明细：4" in flat and "李审核" in flat
     assert HEAD in flat
     assert "1,234" in flat
     assert re.search(r"第1页/共\d+页", flat)
@@ -96,11 +138,11 @@ def test_unbalanced_trial_balance_is_called_out(pdf_file: PdfFile) -> None:
 def test_many_findings_span_pages_with_repeated_header(pdf_file: PdfFile) -> None:
     pdf = pdf_file(render(audit_data(findings=600)))
     text = run_tool("pdftotext", str(pdf), "-")
-    assert "DUP_PAYMENT_599" in text
+    assert "第599号" in text
     pages = text.split("\f")
-    with_findings = [p for p in pages if "DUP_PAYMENT_" in p]
+    with_findings = [p for p in pages if "号：同一人员" in p]
     assert len(with_findings) > 3
-    assert all("严重程度" in p for p in with_findings)
+    assert all("地区与批次" in p for p in with_findings)
 
 
 def test_no_findings(pdf_file: PdfFile) -> None:

@@ -35,12 +35,13 @@ def test_names_are_masked_and_raw_names_never_printed(
     disclosure_info: DisclosureInfo, pdf_file: PdfFile
 ) -> None:
     rows = make_rows(400)
-    text = run_tool("pdftotext", str(pdf_file(render(disclosure_info, rows))), "-")
-    flat = squeeze(text)
+    pdf = pdf_file(render(disclosure_info, rows))
+    flat = squeeze(run_tool("pdftotext", str(pdf), "-"))
     for row in rows:
         assert row.name not in flat
         assert mask_name(row.name) in flat
-    printed = re.findall(r"^\S*\*+\S*$", text, flags=re.MULTILINE)
+    text = run_tool("pdftotext", "-layout", str(pdf), "-")
+    printed = re.findall(r"(?<!\S)\S*\*+\S*(?!\S)", text)
     assert len(printed) == len(rows)
     assert "欧阳**" in printed
 
@@ -59,23 +60,28 @@ def test_totals_footer_hotline_and_note(disclosure_info: DisclosureInfo, pdf_fil
     for n in (1, pages):
         assert f"第{n}页/共{pages}页" in flat
     assert "020-81234567" in flat
-    assert "广州市荔湾区城市低保2024年6月救助对象公示" in flat
+    assert "广州市荔湾区城市低保救助对象公示（2024年6月）" in flat
     assert "不公布身份证号码、家庭住址、银行账号、家庭收入和财产等信息" in flat
 
 
-def test_village_and_township_subtotals(disclosure_info: DisclosureInfo, pdf_file: PdfFile) -> None:
+def test_each_village_is_a_page_group_with_its_subtotal(
+    disclosure_info: DisclosureInfo, pdf_file: PdfFile
+) -> None:
     rows = make_rows(120)
-    lines = layout_lines(pdf_file(render(disclosure_info, rows)))
-    for township in {r.township for r in rows}:
-        in_town = [r for r in rows if r.township == township]
-        town_amount = format_fen(sum(r.monthly_amount_fen for r in in_town))
-        town_persons = sum(r.household_size for r in in_town)
-        assert f"{township}合计{len(in_town)}户{town_persons}{town_amount}" in lines
-        for village in {r.village for r in in_town}:
-            in_village = [r for r in in_town if r.village == village]
-            amount = format_fen(sum(r.monthly_amount_fen for r in in_village))
-            persons = sum(r.household_size for r in in_village)
-            assert f"{village}小计{len(in_village)}户{persons}{amount}" in lines
+    pdf = pdf_file(render(disclosure_info, rows))
+    lines = layout_lines(pdf)
+    pages = run_tool("pdftotext", "-layout", str(pdf), "-").split("\f")
+    groups = sorted({(r.township, r.village) for r in rows})
+    for township, village in groups:
+        in_village = [r for r in rows if (r.township, r.village) == (township, village)]
+        amount = format_fen(sum(r.monthly_amount_fen for r in in_village))
+        persons = sum(r.household_size for r in in_village)
+        assert f"{village}小计{len(in_village)}户{persons}{amount}" in lines
+        assert f"{township}{village}{len(in_village)}户{persons}{amount}" in lines  # summary
+        # The village's first page is its own: its heading, and no other village's rows.
+        first = next(p for p in pages if squeeze(p).count(f"{township}{village}") and "序号" in p)
+        assert f"{village}小计" in first or "（续）" not in first
+    assert sum("公示单位（盖章）" in p for p in pages) == len(groups) + 1
 
 
 def test_no_identifier_like_numbers(disclosure_info: DisclosureInfo, pdf_file: PdfFile) -> None:
@@ -158,13 +164,13 @@ def test_empty_period(disclosure_info: DisclosureInfo, pdf_file: PdfFile) -> Non
     assert "第1页/共1页" in flat
 
 
-def test_long_place_names_are_cut_not_overlapping(
+def test_long_place_names_are_printed_whole_in_the_village_heading(
     disclosure_info: DisclosureInfo, pdf_file: PdfFile
 ) -> None:
     village = "某某镇某某村民委员会第十二经济合作社联合社"
     rows = [DisclosureRow("多宝街道", village, "张三", 2, 100_000)]
     flat = squeeze(run_tool("pdftotext", str(pdf_file(render(disclosure_info, rows))), "-"))
-    assert "…" in flat
+    assert f"多宝街道{village}序号" in flat
 
 
 def test_rows_out_of_group_order_are_refused(disclosure_info: DisclosureInfo) -> None:

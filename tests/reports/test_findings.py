@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from datetime import date
 
-import psycopg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ledger import db
 from ledger.journal.verify import verify
 from reports import findings
 from reports.findings import Thresholds
 from reports.scope import Scope, add_months
-from tests.reports.books import Line, allocate, release, return_paid, settle, transfer
+from tests.reports.books import (
+    Line,
+    allocate,
+    release,
+    return_paid,
+    review_register,
+    settle,
+    transfer,
+)
 
 URBAN = "urban_minimum_living"
 RURAL = "rural_minimum_living"
@@ -131,18 +137,15 @@ def test_review_overdue_runs_only_where_review_data_exists(owner_url, session: S
     )
     assert findings.review_overdue(session, JUNE, T) == []  # no review data: the rule waits
 
-    # No migration makes the review register yet: the owner makes a stand-in the rule can read.
-    with psycopg.connect(db.libpq_url(owner_url)) as conn:
-        conn.execute(
-            "CREATE TABLE household_review (county_code char(6), household_id text, "
-            "reviewed_on date)"
-        )
-        conn.execute(
-            "INSERT INTO household_review VALUES ('440103', 'H1', '2024-03-01'), "
-            "('440103', 'H2', '2023-10-01'), ('440103', 'H2', '2023-06-01')"
-        )
-        conn.execute(f"GRANT SELECT ON household_review TO {db.APP_ROLE}")
-    session.commit()
+    review_register(
+        owner_url,
+        [
+            ("440103", "H1", "2024-03-01"),
+            ("440103", "H2", "2023-10-01"),
+            ("440103", "H2", "2023-06-01"),
+        ],
+    )
+    session.commit()  # a new transaction sees the register
     found = findings.review_overdue(session, JUNE, T)
     assert [(f.jurisdiction, f.evidence["household_ids"]) for f in found] == [
         ("440103", ["H2", "H3"])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from tests.factories import make_user
+from tests.reports.books import allocate
 from tests.reports.worked_month import URBAN, worked_month
 
 AUDIT = {"jurisdiction": "440103", "period": "202406"}
@@ -78,7 +80,11 @@ def test_audit_download_to_its_bureaus_and_ancestor_auditors(session: Session, c
 def test_findings_listed_exported_and_run(session: Session, client: Any) -> None:
     worked_month(session)
     auditor = make_user(session, "auditor", "440000")
-    params = {"period": "202409"}  # three months on, the county still holds unspent money
+    params = {"period": "202409"}
+    # The books end in June: September is judged as of that day, and nothing is late yet.
+    early = client.get("/jurisdictions/440000/findings", params=params, headers=auditor.headers)
+    assert early.json()["as_of"] == "2024-06-19" and early.json()["findings"] == []
+    allocate(session, "440000", URBAN, 1_00, date(2024, 9, 30))  # the books reach September
     listed = client.get("/jurisdictions/440000/findings", params=params, headers=auditor.headers)
     assert listed.status_code == 200, listed.text
     rules = {(f["rule"], f["jurisdiction"]) for f in listed.json()["findings"]}

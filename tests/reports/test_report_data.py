@@ -26,28 +26,29 @@ JUNE_GD = Scope("440000", "202406")
 
 def test_fund_flow_of_the_worked_month(session: Session) -> None:
     worked_month(session)
-    (liwan,) = data.fund_flow(session, JUNE_LIWAN, rollup=False)
-    assert (liwan.received_fen, liwan.paid_fen, liwan.returned_fen, liwan.balance_fen) == (
+    ((_, liwan),) = data.fund_flow(session, JUNE_LIWAN, rollup=False)
+    assert (liwan.received_from_above, liwan.paid_to_people, liwan.returned, liwan.balance) == (
         200_000_00,
         175_200_00,
         4_800_00,
         24_800_00,
     )
-    assert liwan.execution_rate == Decimal("0.8760")
-    (province,) = data.fund_flow(session, JUNE_GD, rollup=False)
-    assert (province.appropriated_fen, province.sent_below_fen, province.balance_fen) == (
+    assert liwan.execution_rate == Decimal("87.60")
+    ((_, province),) = data.fund_flow(session, JUNE_GD, rollup=False)
+    assert (province.own_appropriation, province.sent_below, province.balance) == (
         1_000_000_00,
         600_000_00,
         400_000_00,
     )
-    (rolled,) = data.fund_flow(session, JUNE_GD, rollup=True)
+    assert province.execution_rate == Decimal("60.00")
+    ((_, rolled),) = data.fund_flow(session, JUNE_GD, rollup=True)
     # Transfers inside Guangdong cancel: 1,000,000 in, 175,200 paid to people.
-    assert (rolled.appropriated_fen, rolled.received_fen, rolled.sent_below_fen) == (
+    assert (rolled.own_appropriation, rolled.received_from_above, rolled.sent_below) == (
         1_000_000_00,
         0,
         0,
     )
-    assert (rolled.paid_fen, rolled.balance_fen) == (175_200_00, 824_800_00)
+    assert (rolled.paid_to_people, rolled.balance) == (175_200_00, 824_800_00)
 
 
 def test_audit_figures_equal_the_ledger(session: Session) -> None:
@@ -61,10 +62,10 @@ def test_audit_figures_equal_the_ledger(session: Session) -> None:
     (own,) = report.fund_flow
     assert own.fund_name == "城市最低生活保障"
     assert own.balance_fen == journal.special_cash(session, "440000", URBAN)
-    (rolled,) = data.fund_flow(session, JUNE_GD, rollup=True)
-    assert rolled.paid_fen == ledger_balances[(URBAN, "benefit_expense")]
+    ((_, rolled),) = data.fund_flow(session, JUNE_GD, rollup=True)
+    assert rolled.paid_to_people == ledger_balances[(URBAN, "benefit_expense")]
     cash = sum(journal.special_cash(session, j, URBAN) for j in ("440000", "440100", "440103"))
-    assert rolled.balance_fen == cash
+    assert rolled.balance == cash
     tb = journal.trial_balance(session, jurisdiction="440000", rollup=True)
     printed = {
         line.account: line
@@ -78,8 +79,8 @@ def test_audit_figures_equal_the_ledger(session: Session) -> None:
     outcomes = {o.outcome: (o.count, o.amount_fen) for o in report.outcomes}
     assert outcomes == {
         "已支付": (146, 175_200_00),
-        "失败（退票）": (3, 3_600_00),
-        "支付后退回": (1, 1_200_00),
+        "失败（退票）待重发": (3, 3_600_00),
+        "支付后退回待重发": (1, 1_200_00),
     }
     reasons = {r.reason: r.count for r in report.failure_reasons}
     assert reasons == {"账户已销户": 3, "收款人已死亡": 1}
