@@ -68,4 +68,4 @@ def stage_reports(ctx: DemoContext) -> dict[str, Any]:
     return report
 
 
-STAGES = [Stage("reports", stage_reports)]
+STAGES = [Stage("reports", stage_reports, "disclosure and audit PDFs")]
