@@ -24,7 +24,8 @@ from ledger.config import get_settings
 from ledger.db import session_scope
 from ledger.errors import Forbidden, NotFound
 from ledger.journal.verify import verify as verify_books
-from ledger.terminal import console, jurisdiction_label, print_json, table
+from ledger.money import format_yuan, parse_amount_fen
+from ledger.terminal import console, fund_label, jurisdiction_label, print_json, table
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output: the JSON answer")]
 EXIT_UNEXPECTED = 8
@@ -236,7 +237,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
                 ["first broken entry", report.first_broken_entry or "-"],
                 ["checked at", report.checked_at],
             ]
-            terminal.stdout.print(table("verify", ["", ""], rows))
+            terminal.stdout.print(terminal.key_values("verify", rows))
             for problem in report.problems:
                 terminal.stdout.print(f"  [red]•[/red] {problem}")
         if not report.ok:
@@ -305,9 +306,48 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             create_app=create_app,
             fresh=fresh,
         )
+        _show_demo(summary)
         if not summary.get("verify", {}).get("ok", False):
             console.print("[red]demo finished but verification failed[/red]")
             raise typer.Exit(1)
+
+    def _show_demo(summary: dict[str, Any]) -> None:
+        stages = summary["stages"]
+        released = stages.get("released", {})
+        report = summary.get("report", {})
+        rows: list[list[Any]] = [
+            ["month", summary["period"]],
+            ["continued from", summary["continued_from"] or "- (first month)"],
+            ["journal entries", f"{summary['verify']['entry_count']:,}"],
+        ]
+        if released:
+            rows += [
+                ["batches released", released["batches"]],
+                ["payouts", f"{released['payouts']:,}"],
+                [
+                    "released (元)",
+                    format_yuan(parse_amount_fen(released["total"], allow_zero=True)),
+                ],
+            ]
+        if "reconciled" in stages:
+            r = stages["reconciled"]
+            rows.append(
+                [
+                    "paid / failed / returned",
+                    f"{r.get('paid', 0):,} / {r.get('failed', 0):,} / {r.get('returned', 0):,}",
+                ]
+            )
+        if report:
+            rows.append(
+                [
+                    "reports of",
+                    f"{jurisdiction_label(report['county'])}, {fund_label(report['fund'])}",
+                ]
+            )
+        rows.append(
+            ["verify", "[green]ok[/green]" if summary["verify"]["ok"] else "[red]FAILED[/red]"]
+        )
+        terminal.stdout.print(terminal.key_values("ledger demo", rows))
 
     @users_app.command("add")
     def users_add(

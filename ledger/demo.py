@@ -241,7 +241,9 @@ def stage_funding(ctx: DemoContext) -> dict[str, Any]:
             for city, cs in by_city.items()
         }
         document("allocations", PROVINCE, sum(city_amounts.values()) * 12 // 10, fund=fund)
-        for city, amount in city_amounts.items():
+        for city, amount in ctx.track(
+            city_amounts.items(), f"{fund}: transfers to cities", len(city_amounts)
+        ):
             document("transfers", PROVINCE, amount, fund=fund, to_jurisdiction=city)
             for county in by_city[city]:
                 if county != city:

@@ -92,3 +92,13 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for r in rows:
         out.add_row(*[str(v) for v in r])
     return out
+
+
+def key_values(title: str, rows: list[list[Any]]) -> Table:
+    """A two-column table of names and values, without a header."""
+    out = Table(title=title, title_justify="left", show_header=False)
+    out.add_column(style="bold")
+    out.add_column()
+    for name, value in rows:
+        out.add_row(str(name), str(value))
+    return out
