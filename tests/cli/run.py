@@ -1,10 +1,12 @@
-"""Running ``ledger`` in a subprocess, as a user does."""
+"""Running ``ledger``: in a subprocess, as a user does, or in-process on a test database."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+
+from typer.testing import CliRunner, Result
 
 from tests.conftest import ROOT
 
@@ -19,3 +21,10 @@ def ledger(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         timeout=120,
         cwd=ROOT,
     )
+
+
+class CliRunnerOn:
+    def __call__(self, *args: str) -> Result:
+        from ledger.main import cli
+
+        return CliRunner().invoke(cli, list(args))

@@ -7,7 +7,7 @@ from importlib.metadata import version
 
 from ledger.money import format_yuan
 from ledger.terminal import fund_label, jurisdiction_label
-from tests.cli.run import ledger
+from tests.cli.run import CliRunnerOn, ledger
 
 
 def test_version_comes_from_the_package_metadata() -> None:
@@ -16,36 +16,33 @@ def test_version_comes_from_the_package_metadata() -> None:
     assert done.stdout.strip() == f"ledger {version('gd-assistance-ledger')}"
 
 
-def test_users_tokens_and_verify_for_people_and_for_scripts(db_url: str) -> None:
-    env = {"LEDGER_DATABASE_URL": db_url}
-    added = ledger(
+def test_users_tokens_and_verify_for_people_and_for_scripts(cli: CliRunnerOn) -> None:
+    added = cli(
         "users", "add", "lw-fin", "--jurisdiction", "440103", "--role", "finance",
-        "--bureau", "荔湾区财政局", "--json", env=env,
+        "--bureau", "荔湾区财政局", "--json",
     )  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    assert added.exit_code == 0, added.output
     assert json.loads(added.stdout)["username"] == "lw-fin"
 
-    issued = ledger("tokens", "issue", "lw-fin", "--json", env=env)
-    assert issued.returncode == 0, issued.stderr
+    issued = cli("tokens", "issue", "lw-fin", "--json")
+    assert issued.exit_code == 0, issued.output
     token = json.loads(issued.stdout)["token"]
 
-    listed = ledger("users", "list", "--jurisdiction", "440100", "--json", env=env)
-    rows = json.loads(listed.stdout)
+    rows = json.loads(cli("users", "list", "--jurisdiction", "440100", "--json").stdout)
     assert [(r["username"], r["jurisdiction"], r["live_tokens"]) for r in rows] == [
         ("lw-fin", "440103", 1)
     ]
-    table = ledger("users", "list", env=env)
+    table = cli("users", "list")
     assert "lw-fin" in table.stdout and "440103 荔湾区" in table.stdout
 
-    revoked = ledger("tokens", "revoke", token, "--json", env=env)
-    assert json.loads(revoked.stdout) == {"revoked": 1}
-    again = ledger("tokens", "revoke", token, env=env)
-    assert again.returncode == 3 and "no such active token" in again.stderr
+    assert json.loads(cli("tokens", "revoke", token, "--json").stdout) == {"revoked": 1}
+    again = cli("tokens", "revoke", token)
+    assert again.exit_code == 3 and "no such active token" in again.stderr
 
-    checked = ledger("verify", "--json", env=env)
-    assert checked.returncode == 0 and json.loads(checked.stdout)["ok"] is True
-    shown = ledger("verify", env=env)
-    assert shown.returncode == 0 and "journal entries" in shown.stdout
+    checked = cli("verify", "--json")
+    assert checked.exit_code == 0 and json.loads(checked.stdout)["ok"] is True
+    shown = cli("verify")
+    assert shown.exit_code == 0 and "journal entries" in shown.stdout
 
 
 def test_amounts_and_labels() -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from ledger import errors, terminal
-from tests.cli.run import ledger
+from tests.cli.run import CliRunnerOn, ledger
 
 
 def test_unknown_jurisdiction_exits_not_found_without_a_traceback(db_url: str) -> None:
@@ -20,19 +20,21 @@ def test_unknown_jurisdiction_exits_not_found_without_a_traceback(db_url: str) -
     assert "field jurisdiction: unknown code" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
-    as_json = ledger("users", "list", "--jurisdiction", "449999", "--json", env=env)
-    assert as_json.returncode == 3
+
+def test_json_errors_and_debug_tracebacks(cli: CliRunnerOn) -> None:
+    as_json = cli("users", "list", "--jurisdiction", "449999", "--json")
+    assert as_json.exit_code == 3
     assert json.loads(as_json.stdout)["error"]["code"] == "not_found"
 
-    debug = ledger("--debug", "users", "list", "--jurisdiction", "449999", env=env)
-    assert debug.returncode != 0 and "NotFound" in debug.stderr
-    assert "Traceback" in debug.stderr
+    debug = cli("--debug", "users", "list", "--jurisdiction", "449999")
+    assert debug.exit_code != 0 and isinstance(debug.exception, errors.NotFound)
 
 
-def test_usage_errors_exit_2(db_url: str) -> None:
-    done = ledger("demo", "--size", "0", env={"LEDGER_DATABASE_URL": db_url})
-    assert done.returncode == terminal.EXIT_USAGE == 2
-    assert "Traceback" not in done.stderr
+def test_usage_errors_exit_2(cli: CliRunnerOn) -> None:
+    done = cli("demo", "--size", "0")
+    assert done.exit_code == terminal.EXIT_USAGE == 2
+    refused = cli("tokens", "revoke")
+    assert refused.exit_code == 2 and "give exactly one of" in refused.stderr
 
 
 @pytest.mark.parametrize(
