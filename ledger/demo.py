@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from ledger import db
 from ledger.access import service as access
@@ -28,6 +38,7 @@ from ledger.money import fen_to_str
 from ledger.uow import operator_write
 
 console = Console(stderr=True)
+T = TypeVar("T")
 DEMO_FUNDS = ("urban_minimum_living", "rural_minimum_living")
 DEMO_BANKS = (("ICBCGD", "中国工商银行广东省分行"), ("RCCGD", "广东省农村信用社联合社"))
 
@@ -45,7 +56,19 @@ class DemoContext:
     summary: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=dict)  # role@jurisdiction[#n] -> username
+    progress: Progress | None = None
     _client: Any = None
+
+    def track(self, items: Iterable[T], description: str, total: int) -> Iterator[T]:
+        """Yield ``items``, showing the work inside a stage as a progress bar on a terminal."""
+        if self.progress is None:
+            yield from items
+            return
+        task = self.progress.add_task(f"  {description}", total=total)
+        for item in items:
+            yield item
+            self.progress.advance(task)
+        self.progress.remove_task(task)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -81,6 +104,37 @@ class DemoContext:
 class Stage:
     name: str
     run: Callable[[DemoContext], dict[str, Any] | None]
+    title: str  # one line, shown while the stage runs
+
+
+def shift_period(period: str, months: int) -> str:
+    """``period`` (YYYYMM) moved by ``months``."""
+    index = int(period[:4]) * 12 + int(period[4:]) - 1 + months
+    return f"{index // 12:04d}{index % 12 + 1:02d}"
+
+
+def next_demo_period(engine: Engine, today: date) -> tuple[str, str | None]:
+    """The month a demo run pays, and the latest month an earlier run paid (None if none).
+
+    A rerun on the same books continues into the month after the latest one with batches, so
+    nothing an earlier run built is in the way; the first run pays this month.
+    """
+    with Session(engine) as s:
+        latest = s.execute(text("SELECT max(period) FROM payment_batch")).scalar()
+    this_month = period_of(today)
+    if latest is None:
+        return this_month, None
+    latest = str(latest).strip()
+    return max(this_month, shift_period(latest, 1)), latest
+
+
+def drop_schema(owner: Engine) -> None:
+    """Drop every table of the ledger (``demo --fresh``), as the owner; the migrations make it
+    again."""
+    with owner.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    owner.dispose()
 
 
 def _county_list(counties: int) -> list[str]:
@@ -151,8 +205,9 @@ def _uid(s: Session, username: str) -> int:
 
 
 def county_need_fen(ctx: DemoContext) -> int:
-    """What each county receives per fund: enough for its roster with room to spare."""
-    return ctx.size * 2_500_00
+    """What each county receives per fund: enough for its roster with room to spare, and for
+    one large household more (a roster of one or two can cost well above the average)."""
+    return ctx.size * 2_500_00 + 7_000_00
 
 
 def stage_funding(ctx: DemoContext) -> dict[str, Any]:
@@ -195,7 +250,9 @@ def stage_funding(ctx: DemoContext) -> dict[str, Any]:
             for city, cs in by_city.items()
         }
         document("allocations", PROVINCE, sum(city_amounts.values()) * 12 // 10, fund=fund)
-        for city, amount in city_amounts.items():
+        for city, amount in ctx.track(
+            city_amounts.items(), f"{fund}: transfers to cities", len(city_amounts)
+        ):
             document("transfers", PROVINCE, amount, fund=fund, to_jurisdiction=city)
             for county in by_city[city]:
                 if county != city:
@@ -263,9 +320,9 @@ def stage_corrections(ctx: DemoContext) -> dict[str, Any]:
 
 
 def stage_close_period(ctx: DemoContext) -> dict[str, Any]:
-    """The province closes the month before the demo month."""
-    y, m = int(ctx.period[:4]), int(ctx.period[4:])
-    previous = f"{y - 1}12" if m == 1 else f"{y}{m - 1:02d}"
+    """The province closes the month before today's: releases and settlements are dated today,
+    so a later demo month (a rerun continuing the books) leaves today's month open."""
+    previous = shift_period(period_of(ctx.effective_date), -1)
     reply = ctx.call(
         "POST",
         "/periods/close",
@@ -308,12 +365,19 @@ def stage_books(ctx: DemoContext) -> dict[str, Any]:
 
 
 CORE_STAGES = [
-    Stage("setup", stage_setup),
-    Stage("funded", stage_funding),
-    Stage("corrected", stage_corrections),
-    Stage("closed", stage_close_period),
+    Stage("setup", stage_setup, "schema, reference data, banks, bureaus, users and tokens"),
+    Stage("funded", stage_funding, "allocations and transfers province → city → county"),
+    Stage("corrected", stage_corrections, "a mistaken allocation and its reversal"),
+    Stage("closed", stage_close_period, "the province closes last month"),
 ]
-FINAL_STAGES = [Stage("books", stage_books)]
+FINAL_STAGES = [Stage("books", stage_books, "trial balances of the province and the tree")]
+
+
+def _has_schema(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return (
+            conn.exec_driver_sql("SELECT to_regclass('public.payment_batch')").scalar() is not None
+        )
 
 
 def run_demo(
@@ -325,39 +389,84 @@ def run_demo(
     until: str | None,
     create_app: Callable[..., Any],
     engine: Engine | None = None,
+    fresh: bool = False,
+    owner_url: str | None = None,
 ) -> dict[str, Any]:
+    """Run ``stages`` in order (up to ``until``) and write ``out/summary.json``.
+
+    With ``fresh`` the schema is dropped and made again first; otherwise a database that already
+    holds a demo month continues into the next month.
+    """
+    if size < 1:
+        raise ValueError("size must be at least 1 household per county")
+    names = [s.name for s in stages]
+    if until is not None and until not in names:
+        raise ValueError(f"--until must be one of: {', '.join(names)}")
     out.mkdir(parents=True, exist_ok=True)
-    if engine is None:
-        db.upgrade(db.database_url())  # migrations as the owner; the demo runs as the app role
-        engine = db.get_engine()
+    # Migrations (and a fresh start) as the owner; the demo itself runs as the app role.
+    owner = owner_url or (None if engine is not None else db.database_url())
+    if fresh:
+        if owner is None:
+            raise ValueError("a fresh demo needs the owner's database URL")
+        drop_schema(db.make_engine(owner, poolclass=NullPool))
+    if owner is not None:
+        db.upgrade(owner)
+    engine = engine or db.get_engine()
     today = date.today()
+    period, latest = next_demo_period(engine, today) if _has_schema(engine) else (None, None)
+    period = period or period_of(today)
+    if fresh:
+        console.print(f"fresh database: the schema was dropped; paying {period}")
+    elif latest is None:
+        console.print(f"paying {period}")
+    else:
+        console.print(
+            f"the books already hold {latest}: [bold]continuing into {period}[/bold] "
+            "(`ledger demo --fresh` starts again on an empty database)"
+        )
     ctx = DemoContext(
         engine=engine,
         out=out,
         size=size,
         counties=_county_list(counties),
-        period=period_of(today),
+        period=period,
         effective_date=today,
         tag=f"d{int(time.time()) % 10**8:08d}",
         create_app=create_app,
     )
-    ctx.summary = {"period": ctx.period, "run": ctx.tag, "stages": {}}
+    ctx.summary = {
+        "period": ctx.period,
+        "continued_from": latest,
+        "fresh": fresh,
+        "run": ctx.tag,
+        "stages": {},
+    }
     started = time.perf_counter()
-    names = [s.name for s in stages]
-    if until is not None and until not in names:
-        raise SystemExit(f"--until must be one of: {', '.join(names)}")
-    for stage in [*stages, *FINAL_STAGES]:
-        t0 = time.perf_counter()
-        console.print(
-            f"[bold]▶ {stage.name}[/bold] — {stage.run.__doc__.splitlines()[0] if stage.run.__doc__ else ''}"
-        )
-        figures = stage.run(ctx) or {}
-        ctx.summary["stages"][stage.name] = {
-            **figures,
-            "seconds": round(time.perf_counter() - t0, 2),
-        }
-        if stage.name == until:
-            break
+    # A run stopped early (--until) leaves the books mid-month: no final trial balances.
+    todo = stages[: names.index(until) + 1] if until else [*stages, *FINAL_STAGES]
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        ctx.progress = progress if console.is_terminal else None
+        overall: TaskID = progress.add_task("demo", total=len(todo))
+        for stage in todo:
+            t0 = time.perf_counter()
+            progress.update(overall, description=f"[bold]{stage.name}[/bold] — {stage.title}")
+            figures = stage.run(ctx) or {}
+            seconds = round(time.perf_counter() - t0, 2)
+            ctx.summary["stages"][stage.name] = {**figures, "seconds": seconds}
+            progress.advance(overall)
+            console.print(
+                f"[green]✓[/green] [bold]{stage.name}[/bold] — {stage.title} ({seconds} s)"
+            )
+        ctx.progress = None
     with ctx.session() as s:
         report = verify(s)
     ctx.summary["verify"] = {
@@ -369,10 +478,11 @@ def run_demo(
         json.dumps(ctx.summary, ensure_ascii=False, indent=2, default=str)
     )
     console.print(
-        f"[green]demo done[/green] in {ctx.summary['seconds']} s: {report.entry_count} entries, "
-        f"verify {'ok' if report.ok else 'FAILED'}, head {report.chain_head[:16]}…; summary in {out / 'summary.json'}"
+        f"[green]demo done[/green] in {ctx.summary['seconds']} s: month {ctx.period}, "
+        f"{report.entry_count} entries, verify {'ok' if report.ok else 'FAILED'}, "
+        f"head {report.chain_head[:16]}…; summary in {out / 'summary.json'}"
     )
     return ctx.summary
 
 
-__all__ = ["CORE_STAGES", "DemoContext", "Stage", "fen_to_str", "run_demo"]
+__all__ = ["CORE_STAGES", "DemoContext", "Stage", "fen_to_str", "run_demo", "shift_period"]

@@ -66,7 +66,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 DEMO_STAGES: list[demo.Stage] = [
     *demo.CORE_STAGES,
     *BATCH_STAGES,  # batches: roster, released
-    demo.Stage("reconciled", stage_reconciled),  # after the batches stages
+    demo.Stage(
+        "reconciled", stage_reconciled, "banks answer every released batch; the answers are applied"
+    ),  # after the batches stages
     *report_demo.STAGES,
 ]
 

@@ -49,6 +49,13 @@ def fen_to_str(fen: int) -> str:
     return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
+def format_yuan(fen: int) -> str:
+    """An amount for people: yuan with thousands separators, e.g. ``1,234,567.89``."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
+
+
 def fen_to_money(fen: int) -> Money:
     return Money(Decimal(fen) / 100, CNY)
 

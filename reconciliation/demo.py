@@ -50,7 +50,7 @@ def stage_reconciled(ctx: DemoContext) -> dict[str, Any]:
     by_reason: Counter[str] = Counter()
     late: SimLine | None = None
     late_bank = ""
-    for b in batches:
+    for b in ctx.track(batches, "bank answers", len(batches)):
         sim = []
         for i, p in enumerate(lines[b.id]):
             fails = i % 33 == 5  # about 3 per cent

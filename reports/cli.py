@@ -77,15 +77,15 @@ def disclosure(
                 )
             )
     for village in villages:
-        built = _recorded(
-            "cli:report disclosure",
-            by,
-            lambda s, village=village: service.build_disclosure(
+
+        def build(s: Session, village: data.Village | None = village) -> service.BuiltReport:
+            return service.build_disclosure(
                 s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=by,
                 notice_from=start, notice_days=notice_days, large_print=large_print,
                 village=village,
-            ),
-        )  # fmt: skip
+            )  # fmt: skip
+
+        built = _recorded("cli:report disclosure", by, build)
         _done(built, out / built.filename if per_village else out)
 
 

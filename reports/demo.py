@@ -59,7 +59,7 @@ def stage_reports(ctx: DemoContext) -> dict[str, Any]:
         ),
     ]
     files = {}
-    for name, path, user, params in wanted:
+    for name, path, user, params in ctx.track(wanted, "PDFs", len(wanted)):
         body = ctx.call("GET", path, user=user, params=params).content
         (out / name).write_bytes(body)
         files[name] = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
@@ -68,4 +68,4 @@ def stage_reports(ctx: DemoContext) -> dict[str, Any]:
     return report
 
 
-STAGES = [Stage("reports", stage_reports)]
+STAGES = [Stage("reports", stage_reports, "disclosure and audit PDFs")]

@@ -34,7 +34,9 @@ def _roster(ctx: DemoContext, i: int, county: str) -> list[RosterRow]:
         start_period=ctx.period,
     )
     rows = [dataclasses.replace(r, bank_code=bank) for r in rows]
-    if len(rows) >= 4 and i < 3:
+    # Planted problems need four rows and both funds (a person twice under one fund is a
+    # refused file, not a finding).
+    if len(rows) >= 4 and i < 3 and len({r.fund for r in rows}) > 1:
         rows = plant_problems(rows, random.Random(_SEED + i))
     return rows
 
@@ -79,7 +81,7 @@ def stage_roster(ctx: DemoContext) -> dict[str, Any]:
     """Each county imports its generated roster; registers with a few planted problems."""
     rosters: dict[str, list[RosterRow]] = {}
     imported = warnings = 0
-    for i, county in enumerate(ctx.counties):
+    for i, county in ctx.track(enumerate(ctx.counties), "rosters", len(ctx.counties)):
         rows = _roster(ctx, i, county)
         rosters[county] = rows
         reply = _upload(ctx, county, rows, f"roster-{county}")
@@ -109,47 +111,61 @@ def stage_roster(ctx: DemoContext) -> dict[str, Any]:
         "standards",
     )
 
-    # One death before the month, one payee on the public payroll, one unfiled staff relative.
+    # One death before the month, one payee on the public payroll, one unfiled staff relative:
+    # four different people, and at least one clean payee left, so a tiny roster plants fewer.
     first = ctx.counties[0]
-    people = rosters[first]
+    people = _distinct_people(rosters[first])
     ca = ctx.user("civil_affairs", first)
     start = dt.date(int(ctx.period[:4]), int(ctx.period[4:]), 1)
-    dead = people[1]
-    died = min(start - dt.timedelta(days=10), dt.date.today())
-    _register(
-        ctx,
-        ca,
-        "deaths",
-        f"公民身份号码,姓名,死亡日期\n{dead.id_number},{dead.name},{died.isoformat()}\n",
-        first,
-        "deaths",
-    )
-    on_payroll = people[2]
-    _register(
-        ctx,
-        ca,
-        "public_payroll",
-        f"公民身份号码,姓名,工作单位\n{on_payroll.id_number},{on_payroll.name},某镇人民政府\n",
-        first,
-        "payroll",
-    )
-    relative, staff = people[3], people[-1]
-    _register(
-        ctx,
-        ca,
-        "staff_relatives",
-        "工作人员身份证号,工作人员姓名,亲属身份证号,亲属姓名,关系,是否备案,备案日期\n"
-        f"{staff.id_number},{staff.name},{relative.id_number},{relative.name},兄弟姐妹,否,\n",
-        first,
-        "relatives",
-    )
+    planted = {"deaths": 0, "public_payroll": 0, "staff_relatives": 0}
+    if len(people) >= 3:
+        dead = people[1]
+        died = min(start - dt.timedelta(days=10), dt.date.today())
+        planted["deaths"] = _register(
+            ctx,
+            ca,
+            "deaths",
+            f"公民身份号码,姓名,死亡日期\n{dead.id_number},{dead.name},{died.isoformat()}\n",
+            first,
+            "deaths",
+        )
+    if len(people) >= 4:
+        on_payroll = people[2]
+        planted["public_payroll"] = _register(
+            ctx,
+            ca,
+            "public_payroll",
+            f"公民身份号码,姓名,工作单位\n{on_payroll.id_number},{on_payroll.name},某镇人民政府\n",
+            first,
+            "payroll",
+        )
+    if len(people) >= 5:
+        relative, staff = people[3], people[-1]
+        planted["staff_relatives"] = _register(
+            ctx,
+            ca,
+            "staff_relatives",
+            "工作人员身份证号,工作人员姓名,亲属身份证号,亲属姓名,关系,是否备案,备案日期\n"
+            f"{staff.id_number},{staff.name},{relative.id_number},{relative.name},兄弟姐妹,否,\n",
+            first,
+            "relatives",
+        )
     return {
         "households": imported,
         "roster_warnings": warnings,
         "standards": standards,
-        "registers": {"deaths": 1, "public_payroll": 1, "staff_relatives": 1},
+        "registers": planted,
         "county_need_per_fund": fen_to_str(county_need_fen(ctx)),
     }
+
+
+def _distinct_people(rows: list[RosterRow]) -> list[RosterRow]:
+    """One row per person, in roster order; a person listed twice (a planted problem) is left
+    out, so the registers name people the roster lists once."""
+    listed: dict[str, int] = {}
+    for r in rows:
+        listed[r.id_number] = listed.get(r.id_number, 0) + 1
+    return [r for r in rows if listed[r.id_number] == 1]
 
 
 def _findings(ctx: DemoContext, batch_id: int, user: str) -> list[dict[str, Any]]:
@@ -187,8 +203,8 @@ def stage_released(ctx: DemoContext) -> dict[str, Any]:
     out = ctx.out / "bank"
     out.mkdir(parents=True, exist_ok=True)
     by_rule: dict[str, int] = {}
-    batches = payouts = total = corrected = acknowledged = 0
-    for i, county in enumerate(ctx.counties):
+    batches = payouts = total = corrected = acknowledged = empty = 0
+    for i, county in ctx.track(enumerate(ctx.counties), "counties", len(ctx.counties)):
         bank = DEMO_BANKS[i % 2][0]
         maker, checker = ctx.user("civil_affairs", county), ctx.user("civil_affairs", county, 2)
         for fund in DEMO_FUNDS:
@@ -206,8 +222,13 @@ def stage_released(ctx: DemoContext) -> dict[str, Any]:
                 rebuilt = ctx.call(
                     "POST", "/batches", user=maker, key=f"b-{county}-{fund}-2", json=body
                 )
+                batch = rebuilt
                 batch_id = rebuilt.json()["id"]
                 found = _findings(ctx, batch_id, maker)
+            if batch.json()["line_count"] == 0:  # a small roster may have no one in this fund
+                ctx.call("POST", f"/batches/{batch_id}/cancel", user=maker, key=f"x-{batch_id}")
+                empty += 1
+                continue
             warnings = [f["id"] for f in found if f["severity"] == "warning"]
             if warnings:  # the checker, not the maker, looks at each warning and answers for it
                 ctx.call(
@@ -239,8 +260,14 @@ def stage_released(ctx: DemoContext) -> dict[str, Any]:
         "findings_by_rule": dict(sorted(by_rule.items())),
         "batches_rebuilt_after_roster_correction": corrected,
         "warnings_acknowledged_by_a_second_user": acknowledged,
+        "empty_batches_cancelled": empty,
         "bank_files": str(out),
     }
 
 
-BATCH_STAGES = [Stage("roster", stage_roster), Stage("released", stage_released)]
+BATCH_STAGES = [
+    Stage(
+        "roster", stage_roster, "each county imports its roster; registers with planted problems"
+    ),
+    Stage("released", stage_released, "batches built, checked, corrected and released; bank files"),
+]

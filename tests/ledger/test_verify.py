@@ -50,12 +50,18 @@ def test_cli_verify_exits_non_zero_naming_the_entry(session: Session, db_url: st
     fund_chain(session, FUND, {"440000": 9000, "440100": 4000})
     env = {"LEDGER_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"}
     ok = subprocess.run(
-        [sys.executable, "-m", "ledger", "verify"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "ledger", "verify", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert ok.returncode == 0, ok.stderr
     _tamper(db_url, "UPDATE posting SET amount_fen = 1 WHERE entry_id = 1 AND side = 'C'")
     bad = subprocess.run(
-        [sys.executable, "-m", "ledger", "verify"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "ledger", "verify", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 1
     assert '"first_broken_entry": 1' in bad.stdout
