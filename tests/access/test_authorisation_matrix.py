@@ -22,6 +22,7 @@ from ledger.access.deps import AUDIT_ACTION_KEY, require_bank_scope, require_pub
 from ledger.access.service import Principal
 from ledger.documents import service as documents
 from ledger.errors import Forbidden
+from ledger.evidence.service import make_checkpoint
 from ledger.journal.service import entry_lines
 from tests.factories import TestUser, fund_chain, make_user
 
@@ -78,6 +79,8 @@ def tiers(session: Session) -> list[Tier]:
     fund_chain(session, FUND, {"440000": 10_000, "440300": 3_000, "440303": 1_000})
     fund_chain(session, FUND, {"440000": 10_000, "440100": 3_000, "440104": 1_000})
     fund_chain(session, FUND, {"000000": 10_000})  # central: outside even the province
+    make_checkpoint(session)  # so GET /checkpoints/latest has one to serve
+    session.commit()
     out: list[Tier] = []
     for home, inside, outside, entry_in, entry_out in (
         ("440103", "440103", "440104", {"440100", "440103"}, {"440100", "440104"}),

@@ -179,11 +179,11 @@ def test_cli_checkpoint_then_cut_tail_fails_verify(
     assert proof.returncode == 0, proof.stderr
     assert json.loads(proof.stdout)["new_size"] == 11
 
-    ok = _ledger(db_url, "verify", "--checkpoint", str(old))
+    ok = _ledger(db_url, "verify", "--json", "--checkpoint", str(old))
     assert ok.returncode == 0, ok.stdout + ok.stderr
 
     cut_tail(db_url, 6)
-    bad = _ledger(db_url, "verify", "--checkpoint", str(old))
+    bad = _ledger(db_url, "verify", "--json", "--checkpoint", str(old))
     assert bad.returncode == 1
     out = json.loads(bad.stdout)
     assert out["first_broken_entry"] == 7
