@@ -367,7 +367,11 @@ def stage_books(ctx: DemoContext) -> dict[str, Any]:
 CORE_STAGES = [
     Stage("setup", stage_setup, "schema, reference data, banks, bureaus, users and tokens"),
     Stage("funded", stage_funding, "allocations and transfers province → city → county"),
-    Stage("corrected", stage_corrections, "a mistaken allocation and its reversal"),
+    Stage(
+        "corrected",
+        stage_corrections,
+        "a mistaken allocation reversed: drafted by one user, approved by another",
+    ),
     Stage("closed", stage_close_period, "the province closes last month"),
 ]
 FINAL_STAGES = [Stage("books", stage_books, "trial balances of the province and the tree")]
