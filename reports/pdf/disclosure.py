@@ -261,9 +261,12 @@ class _DisclosureWriter:
         self.y -= self.row_height / 3
 
     def start_group(self, township: str, village: str) -> None:
-        """A new village: a new page, the title, its heading and the column header."""
+        """A new village: a new page, the title, its heading and the column header. Where the
+        file holds many villages, each is a page group with its own page count."""
         if self.y != BODY_TOP:
             self._finish_page()
+        if self.info.only_village is None:
+            self.c.start_page_group()
         self._start_page()
         self.group = f"{township}　{village}"
         self._title_block()
@@ -355,6 +358,7 @@ class _DisclosureWriter:
         """The closing page group: every village's subtotal and the grand total."""
         if self.y != BODY_TOP:
             self._finish_page()
+        self.c.end_page_group()
         self._start_page()
         self.group = "汇总"
         self._title_block()
