@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,9 @@ from ledger.uow import operator_write
 from reports import data, service
 
 console = Console(stderr=True)
-report_app = typer.Typer(help="Disclosure and audit PDFs", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Disclosure and audit PDFs, findings and payout exports", no_args_is_help=True
+)
 
 JurisdictionOpt = Annotated[str, typer.Option("--jurisdiction", help="Division code, e.g. 440103")]
 PeriodOpt = Annotated[
@@ -82,7 +85,7 @@ def disclosure(
             return service.build_disclosure(
                 s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=by,
                 notice_from=start, notice_days=notice_days, large_print=large_print,
-                village=village,
+                village=village, checkpoint=service.current_checkpoint(s),
             )  # fmt: skip
 
         built = _recorded("cli:report disclosure", by, build)
@@ -95,6 +98,70 @@ def audit(jurisdiction: JurisdictionOpt, period: PeriodOpt, out: OutOpt, by: ByO
     built = _recorded(
         "cli:report audit",
         by,
-        lambda s: service.build_audit(s, jurisdiction=jurisdiction, period=period, generated_by=by),
+        lambda s: service.build_audit(
+            s,
+            jurisdiction=jurisdiction,
+            period=period,
+            generated_by=by,
+            checkpoint=service.current_checkpoint(s),
+        ),
+    )
+    _done(built, out)
+
+
+class Format(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="csv or xlsx")]
+
+
+@report_app.command("findings")
+def findings_export(
+    jurisdiction: JurisdictionOpt,
+    period: PeriodOpt,
+    out: Annotated[Path, typer.Option("--out", help="File to write")],
+    fmt: FormatOpt = Format.csv,
+    by: ByOpt = "cli",
+) -> None:
+    """The findings of a jurisdiction's subtree, counted once, as CSV or XLSX."""
+    built = _recorded(
+        "cli:report findings",
+        by,
+        lambda s: service.build_export(
+            s,
+            what="findings",
+            fmt=fmt.value,
+            jurisdiction=jurisdiction,
+            period=period,
+            generated_by=by,
+        ),
+    )
+    _done(built, out)
+
+
+@report_app.command("payouts")
+def payouts_export(
+    jurisdiction: JurisdictionOpt,
+    period: PeriodOpt,
+    out: Annotated[Path, typer.Option("--out", help="File to write")],
+    fund: Annotated[str | None, typer.Option("--fund", help="One fund (default all)")] = None,
+    fmt: FormatOpt = Format.csv,
+    by: ByOpt = "cli",
+) -> None:
+    """The period's payout lines, masked (no ID or account numbers), as CSV or XLSX."""
+    built = _recorded(
+        "cli:report payouts",
+        by,
+        lambda s: service.build_export(
+            s,
+            what="payouts",
+            fmt=fmt.value,
+            jurisdiction=jurisdiction,
+            period=period,
+            fund=fund,
+            generated_by=by,
+        ),
     )
     _done(built, out)

@@ -1,5 +1,7 @@
-"""Demo stage ``reports``: disclosure and audit PDFs of one county and the province's audit PDF,
-downloaded through the API as an auditor and a civil-affairs user would."""
+"""Demo stage ``reports``: the books signed in a checkpoint, then the disclosure (the county's
+and one village's in large print), the audit PDFs of the county and the province, and the
+findings and payouts as XLSX and CSV, downloaded through the API as a civil-affairs user and an
+auditor would; every PDF prints the checkpoint."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ import hashlib
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from ledger.demo import DemoContext, Stage
+from ledger.evidence.service import make_checkpoint
 from ledger.jurisdictions.catalog import PROVINCE
+from ledger.uow import operator_write
 
 
 def _county_with_payouts(ctx: DemoContext) -> tuple[str, str]:
@@ -31,20 +36,42 @@ def _county_with_payouts(ctx: DemoContext) -> tuple[str, str]:
     return ctx.counties[0], "urban_minimum_living"
 
 
+def _sign(session: Session) -> dict[str, Any]:
+    made = make_checkpoint(session)
+    return {"tree_size": made.tree_size, "root": made.root}
+
+
+def _first_village(ctx: DemoContext, county: str, fund: str) -> tuple[str, str] | None:
+    with ctx.session() as s:
+        row = s.execute(
+            text(
+                "SELECT township, village FROM payout WHERE county_code = :c AND fund_code = :f "
+                "AND period = :p AND state IN ('sent', 'paid') AND village <> '' "
+                "ORDER BY township, village LIMIT 1"
+            ),
+            {"c": county, "f": fund, "p": ctx.period},
+        ).first()
+    return None if row is None else (row.township, row.village)
+
+
 def stage_reports(ctx: DemoContext) -> dict[str, Any]:
     """Disclosure and audit PDFs for a county, the province's audit PDF, into DIR/reports/."""
     county, fund = _county_with_payouts(ctx)
     out = ctx.out / "reports"
     out.mkdir(parents=True, exist_ok=True)
+    signed = operator_write(
+        ctx.engine,
+        action="demo:checkpoint",
+        operator=f"demo:{ctx.tag}",
+        object_type="checkpoint",
+        work=_sign,
+    )
     auditor = ctx.user("auditor", PROVINCE)
     civil = ctx.user("civil_affairs", county)
+    disclosure = {"jurisdiction": county, "fund": fund, "period": ctx.period}
+    village = _first_village(ctx, county, fund)
     wanted = [
-        (
-            f"disclosure-{county}-{fund}-{ctx.period}.pdf",
-            "/reports/disclosure",
-            civil,
-            {"jurisdiction": county, "fund": fund, "period": ctx.period},
-        ),
+        (f"disclosure-{county}-{fund}-{ctx.period}.pdf", "/reports/disclosure", civil, disclosure),
         (
             f"audit-{county}-{ctx.period}.pdf",
             "/reports/audit",
@@ -57,15 +84,54 @@ def stage_reports(ctx: DemoContext) -> dict[str, Any]:
             auditor,
             {"jurisdiction": PROVINCE, "period": ctx.period},
         ),
+        (
+            f"findings-{PROVINCE}-{ctx.period}.xlsx",
+            f"/jurisdictions/{PROVINCE}/findings.xlsx",
+            auditor,
+            {"period": ctx.period},
+        ),
+        (
+            f"payouts-{county}-{ctx.period}.xlsx",
+            f"/jurisdictions/{county}/payouts.xlsx",
+            auditor,
+            {"period": ctx.period},
+        ),
+        (
+            f"payouts-{county}-{ctx.period}.csv",
+            f"/jurisdictions/{county}/payouts.csv",
+            auditor,
+            {"period": ctx.period},
+        ),
     ]
+    if village is not None:
+        wanted.insert(
+            1,
+            (
+                f"disclosure-{county}-{fund}-{ctx.period}-village-large.pdf",
+                "/reports/disclosure",
+                civil,
+                {
+                    **disclosure,
+                    "township": village[0],
+                    "village": village[1],
+                    "large_print": "true",
+                },
+            ),
+        )
     files = {}
     for name, path, user, params in ctx.track(wanted, "PDFs", len(wanted)):
         body = ctx.call("GET", path, user=user, params=params).content
         (out / name).write_bytes(body)
         files[name] = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
-    report = {"county": county, "fund": fund, "period": ctx.period, "files": files}
+    report = {
+        "county": county,
+        "fund": fund,
+        "period": ctx.period,
+        "checkpoint": signed,
+        "files": files,
+    }
     ctx.summary["report"] = report
     return report
 
 
-STAGES = [Stage("reports", stage_reports, "disclosure and audit PDFs")]
+STAGES = [Stage("reports", stage_reports, "a checkpoint; disclosure and audit PDFs; XLSX exports")]

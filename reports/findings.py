@@ -20,13 +20,11 @@ Rules:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import secrets
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from functools import lru_cache
@@ -39,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from ledger.checks.model import Finding
 from ledger.money import fen_to_str
-from ledger.spreadsheet import neutralise
+from reports.exports import Cell, Table, csv_bytes
 from reports.pdf.base import format_fen
 from reports.scope import Scope, add_months
 
@@ -563,30 +561,43 @@ def run_scope(session: Session, *, run_id: str) -> tuple[str, str] | None:
     return (row.jurisdiction_code, row.period) if row else None
 
 
-# ---- CSV export ----------------------------------------------------------------------------
+# ---- exports -------------------------------------------------------------------------------
 
-CSV_HEADER = ("规则 rule", "严重程度 severity", "行政区划 jurisdiction", "资金 fund", "期间 period",
-              "批次 batch", "说明 message", "证据 evidence")  # fmt: skip
+EXPORT_HEADER = ("规则 rule", "严重程度 severity", "行政区划 jurisdiction", "资金 fund", "期间 period",
+                 "批次 batch", "说明 message", "证据 evidence", "规则名称 rule name",
+                 "状态 status", "确认人 acknowledged by", "确认日期 acknowledged on",
+                 "确认理由 reason")  # fmt: skip
 
 
-def findings_csv(findings: Iterable[Finding]) -> bytes:
+def findings_table(found: Iterable[Finding]) -> Table:
+    """One finding per row: the rule's code and Chinese name, the evidence in plain Chinese,
+    its status and who acknowledged it."""
+
+    def rows() -> Iterator[tuple[Cell, ...]]:
+        for f in found:
+            at = getattr(f, "acknowledged_at", None)
+            yield (
+                f.rule,
+                f.severity,
+                f.jurisdiction,
+                f.fund,
+                f.period,
+                f.batch_id,
+                f.message,
+                evidence_text(f.evidence),
+                rule_label(f.rule),
+                STATUS_LABELS.get(getattr(f, "status", "open"), "未处理"),
+                getattr(f, "acknowledged_by", None),
+                at.date().isoformat() if at else None,
+                getattr(f, "ack_reason", None),
+            )
+
+    return Table("审计发现", EXPORT_HEADER, rows())
+
+
+def findings_csv(found: Iterable[Finding]) -> bytes:
     """UTF-8 with a BOM (so Excel reads the Chinese), one finding per row, formulas defused."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for f in findings:
-        cells: Sequence[Any] = (
-            f.rule,
-            f.severity,
-            f.jurisdiction,
-            f.fund or "",
-            f.period or "",
-            "" if f.batch_id is None else f.batch_id,
-            f.message,
-            json.dumps(f.evidence, ensure_ascii=False, sort_keys=True, default=str),
-        )
-        writer.writerow([neutralise(str(c)) for c in cells])
-    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+    return csv_bytes(findings_table(found))
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:

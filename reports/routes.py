@@ -9,10 +9,11 @@ authenticated user whose scope covers the jurisdiction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from ledger.access.deps import (
@@ -29,7 +30,7 @@ from ledger.access.service import Principal
 from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ERROR_RESPONSES, Forbidden
 from ledger.jurisdictions.service import get_jurisdiction
-from reports import findings, service
+from reports import exports, findings, service
 from reports.models import (
     FindingList,
     FindingPublic,
@@ -38,12 +39,14 @@ from reports.models import (
     ReportRecordPublic,
     RuleCount,
 )
-from reports.scope import Scope, check_period, report_scope
+from reports.scope import Scope, report_scope
 
 T = TypeVar("T")
 router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
 CodeQuery = Annotated[str, Query(pattern=r"^[0-9]{6}$", examples=["440103"])]
 PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN, examples=["202406"])]
+
+
 PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/pdf": {}}, "description": "The PDF file"}
 }
@@ -87,30 +90,55 @@ def download_disclosure(
     jurisdiction: CodeQuery,
     fund: str,
     period: PeriodQuery,
+    village: Annotated[
+        str | None, Query(max_length=100, description="one village's file (村/社区 name)")
+    ] = None,
+    township: Annotated[
+        str | None, Query(max_length=100, description="the village's township, if ambiguous")
+    ] = None,
+    large_print: Annotated[bool, Query(description="14 pt text for a notice board")] = False,
+    notice_from: Annotated[
+        date | None, Query(description="公示期 start (default: the report's date)")
+    ] = None,
+    notice_days: Annotated[int, Query(ge=1, le=90, description="公示期 in days")] = 7,
 ) -> StreamingResponse:
-    """The disclosure (公示) PDF: masked names, household size and amount, by township and village."""
+    """The disclosure (公示) PDF: masked names, household size and amount, one page group per
+    village (or one village's file), with the 公示期, the standard, the seal area and the
+    latest checkpoint."""
     require_public_scope(user, jurisdiction)
-    built = _recorded(
-        request,
-        user,
-        lambda s: service.build_disclosure(
-            s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=user.username
-        ),
-    )
-    return _stream(built, "application/pdf")
+
+    def build(s: Session) -> service.BuiltReport:
+        one = None
+        if village is not None:
+            one = service.find_village(
+                s, jurisdiction=jurisdiction, fund=fund, period=period, village=village,
+                township=township,
+            )  # fmt: skip
+        return service.build_disclosure(
+            s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=user.username,
+            notice_from=notice_from, notice_days=notice_days, village=one,
+            large_print=large_print, checkpoint=service.current_checkpoint(s),
+        )  # fmt: skip
+
+    return _stream(_recorded(request, user, build), "application/pdf")
 
 
 @router.get("/reports/audit", response_class=StreamingResponse, responses=PDF_RESPONSE)
 def download_audit(
     request: Request, user: CurrentUser, jurisdiction: CodeQuery, period: PeriodQuery
 ) -> StreamingResponse:
-    """The audit (审计) PDF: fund flow, trial balances, outcomes, ageing, findings, integrity."""
+    """The audit (审计) PDF: summary, fund flow, trial balances, outcomes, ageing, findings by
+    rule, acknowledgements, integrity and the latest checkpoint."""
     require_audit_reader(user, jurisdiction)
     built = _recorded(
         request,
         user,
         lambda s: service.build_audit(
-            s, jurisdiction=jurisdiction, period=period, generated_by=user.username
+            s,
+            jurisdiction=jurisdiction,
+            period=period,
+            generated_by=user.username,
+            checkpoint=service.current_checkpoint(s),
         ),
     )
     return _stream(built, "application/pdf")
@@ -176,30 +204,67 @@ def list_findings(
     )
 
 
-@router.get("/jurisdictions/{code}/findings.csv", responses={200: {"content": {"text/csv": {}}}})
-def export_findings(
-    request: Request, code: str, session: SessionDep, user: CurrentUser, period: PeriodQuery
-) -> Response:
-    """Every finding as CSV (UTF-8 with BOM for Excel; formula-like cells neutralised)."""
+EXPORT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {t: {} for t in exports.MEDIA_TYPES.values()}, "description": "The file"}
+}
+
+
+def _export(
+    request: Request, user: Principal, what: str, fmt: str, code: str, period: str,
+    fund: str | None = None,
+) -> StreamingResponse:  # fmt: skip
     require_audit_reader(user, code)
-    get_jurisdiction(session, code)
-    scope = report_scope(session, code, check_period(period))
-    payload = findings.findings_csv(findings.all_findings(session, scope))
-    record = _recorded(
+    built = _recorded(
         request,
         user,
-        lambda s: service.record_findings_export(
-            s, scope=scope, payload=payload, generated_by=user.username
+        lambda s: service.build_export(
+            s,
+            what=what,
+            fmt=fmt,
+            jurisdiction=code,
+            period=period,
+            fund=fund,
+            generated_by=user.username,
         ),
     )
-    return Response(
-        payload,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="findings-{code}-{period}.csv"',
-            "X-Report-Record": str(record),
-        },
-    )
+    return _stream(built, exports.MEDIA_TYPES[fmt])
+
+
+FundQuery = Annotated[str | None, Query(max_length=64, description="one fund, or all")]
+
+
+@router.get("/jurisdictions/{code}/findings.csv", responses=EXPORT_RESPONSE)
+def export_findings_csv(
+    request: Request, code: str, user: CurrentUser, period: PeriodQuery
+) -> StreamingResponse:
+    """Every finding, counted once, as CSV (UTF-8 with BOM, formula-like cells neutralised):
+    the rule in Chinese, the evidence in plain Chinese, the status and who acknowledged it."""
+    return _export(request, user, "findings", "csv", code, period)
+
+
+@router.get("/jurisdictions/{code}/findings.xlsx", responses=EXPORT_RESPONSE)
+def export_findings_xlsx(
+    request: Request, code: str, user: CurrentUser, period: PeriodQuery
+) -> StreamingResponse:
+    """The findings CSV's table as XLSX; every text cell is stored as text, never a formula."""
+    return _export(request, user, "findings", "xlsx", code, period)
+
+
+@router.get("/jurisdictions/{code}/payouts.csv", responses=EXPORT_RESPONSE)
+def export_payouts_csv(
+    request: Request, code: str, user: CurrentUser, period: PeriodQuery, fund: FundQuery = None
+) -> StreamingResponse:
+    """The period's payout lines of the subtree as CSV, masked: the name as the disclosure
+    shows it, no ID number, no account; state, failure reason and what a reissue replaced."""
+    return _export(request, user, "payouts", "csv", code, period, fund)
+
+
+@router.get("/jurisdictions/{code}/payouts.xlsx", responses=EXPORT_RESPONSE)
+def export_payouts_xlsx(
+    request: Request, code: str, user: CurrentUser, period: PeriodQuery, fund: FundQuery = None
+) -> StreamingResponse:
+    """The payouts CSV's table as XLSX; text cells stored as text, amounts as numbers."""
+    return _export(request, user, "payouts", "xlsx", code, period, fund)
 
 
 @router.post(

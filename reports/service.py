@@ -22,9 +22,10 @@ from typing import IO, Any, BinaryIO, cast
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from ledger.errors import ValidationFailed
+from ledger.errors import NotFound, ValidationFailed
+from ledger.evidence.service import latest_checkpoint
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
-from reports import data
+from reports import data, exports, findings
 from reports.pdf.audit import render_audit
 from reports.pdf.disclosure import render_disclosure
 from reports.scope import Scope, check_period, report_scope
@@ -186,6 +187,42 @@ def disclosure_villages(
         return data.villages(snap, report_scope(snap, jurisdiction, period), code)
 
 
+def find_village(
+    session: Session,
+    *,
+    jurisdiction: str,
+    fund: str,
+    period: str,
+    village: str,
+    township: str | None = None,
+) -> data.Village:
+    """The one village of the disclosure with that name (and township, where two townships
+    have a village of the same name)."""
+    found = [
+        v
+        for v in disclosure_villages(session, jurisdiction=jurisdiction, fund=fund, period=period)
+        if (v.village or "") == village and (township is None or (v.township or "") == township)
+    ]
+    if not found:
+        raise NotFound(
+            f"no village {village!r} with disclosed payouts in {jurisdiction} {period}",
+            [{"field": "village", "reason": "no such village in this disclosure"}],
+        )
+    if len(found) > 1:
+        raise ValidationFailed(
+            f"{len(found)} townships have a village {village!r}: name the township",
+            [{"field": "township", "reason": "; ".join(v.township or "" for v in found)}],
+        )
+    return found[0]
+
+
+def current_checkpoint(session: Session) -> tuple[int, str] | None:
+    """The latest signed checkpoint (tree size, root) a report prints and puts in its QR
+    code, or None when none has been made."""
+    made = latest_checkpoint(session)
+    return None if made is None else (made.tree_size, made.root)
+
+
 def build_audit(
     session: Session,
     *,
@@ -219,6 +256,57 @@ def build_audit(
             "chain_head": verified["chain_head"],
             "generated_on": report.generated_on.isoformat(),
         },
+        head=head,
+    )
+
+
+EXPORTS = ("findings", "payouts")
+
+
+def build_export(
+    session: Session,
+    *,
+    what: str,
+    fmt: str,
+    jurisdiction: str,
+    period: str,
+    generated_by: str,
+    fund: str | None = None,
+) -> BuiltReport:
+    """The findings (``what="findings"``) or the masked payout lines (``"payouts"``, of one
+    fund or all) of a jurisdiction's subtree and period as CSV or XLSX, read in one snapshot
+    and recorded like any report file (kind ``findings_csv``, ``payouts_xlsx``...)."""
+    check_period(period)
+    if what not in EXPORTS or fmt not in exports.FORMATS:
+        raise ValidationFailed(
+            f"no {what} export as {fmt}",
+            [{"field": "format", "reason": f"one of {', '.join(exports.FORMATS)}"}],
+        )
+    get_jurisdiction(session, jurisdiction)
+    code = fund_code(session, fund) if fund is not None else None
+    file = _spool()
+    with snapshot(session) as snap:
+        head = _chain_head(snap)
+        scope = report_scope(snap, jurisdiction, period)
+        if what == "findings":
+            table = findings.findings_table(findings.all_findings(snap, scope))
+        else:
+            table = data.payout_table(snap, scope, code)
+        exports.write(table, file, fmt, as_of=scope.as_of)
+    parameters: dict[str, Any] = {"jurisdiction": jurisdiction, "period": period}
+    if code is not None:
+        parameters["fund"] = code
+    name = "-".join(p for p in (what, jurisdiction, code, period) if p)
+    return _finish(
+        session,
+        file=file,
+        kind=f"{what}_{fmt}",
+        scope=scope,
+        fund=code,
+        parameters=parameters,
+        generated_by=generated_by,
+        filename=f"{name}.{fmt}",
+        figures={"generated_on": scope.as_of.isoformat()},
         head=head,
     )
 

@@ -34,7 +34,9 @@ def test_whole_month(engine: Engine, tmp_path: Path) -> None:
     )
     assert list((tmp_path / "bank").glob("*.xml")) and list((tmp_path / "returns").iterdir())
     pdfs = list((tmp_path / "reports").glob("*.pdf"))
-    assert len(pdfs) == 3 and all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
+    # The county's disclosure and one village's, the county's and the province's audit.
+    assert len(pdfs) == 4 and all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
+    assert len(list((tmp_path / "reports").glob("*.xlsx"))) == 2
     with engine.connect() as conn:
         twice = conn.execute(
             text(

@@ -202,9 +202,16 @@ class _Styles:
         self.font = font
         self.title = ParagraphStyle("title", fontName=font, fontSize=16, leading=22, alignment=1)
         self.h1 = ParagraphStyle(
-            "h1", fontName=font, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4
+            "h1", fontName=font, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4,
+            keepWithNext=1,
+        )  # fmt: skip
+        # A heading never stays alone at the foot of a page: it goes with what follows.
+        self.h2 = ParagraphStyle(
+            "h2", fontName=font, fontSize=10, leading=14, spaceBefore=6, keepWithNext=1
         )
-        self.h2 = ParagraphStyle("h2", fontName=font, fontSize=10, leading=14, spaceBefore=4)
+        self.note = ParagraphStyle(
+            "note", fontName=font, fontSize=8, leading=10, wordWrap="CJK", spaceBefore=3
+        )
         self.body = ParagraphStyle("body", fontName=font, fontSize=9, leading=13, wordWrap="CJK")
         self.cell = ParagraphStyle("cell", fontName=font, fontSize=8, leading=10, wordWrap="CJK")
 
@@ -302,7 +309,7 @@ def _fund_flow(styles: _Styles, data: AuditReportData) -> list[Flowable]:
     out: list[Flowable] = [Paragraph("一、资金流向（本年截至报告日，单位：元）", styles.h1)]
     out += _tables(styles, header, rows, widths, numeric_from=1, total=total if flow else None)
     if data.execution_rate_note:
-        out.append(Paragraph(_esc(data.execution_rate_note), styles.cell))
+        out.append(Paragraph(_esc(data.execution_rate_note), styles.note))
     if flow:
         out.append(Spacer(1, 3 * mm))
         out.append(KeepTogether([_flow_chart(styles, data)]))
@@ -349,7 +356,8 @@ def _summary(styles: _Styles, data: AuditReportData) -> list[Flowable]:
     facts += [
         (
             "本期发放明细",
-            f"{sum(o.count for o in counted):,} 笔，{format_fen(sum(o.amount_fen for o in counted))} 元",
+            f"{sum(o.count for o in counted):,} 笔，{format_fen(sum(o.amount_fen for o in counted))} 元"
+            "（每人本期最后一次发放，含在途与退回待重发）",
         ),
         (
             "审计发现",

@@ -5,7 +5,11 @@
 * Title, author (the issuing bureau), subject and creator in the document information.
 * A header line and a ``第 n 页 / 共 N 页`` footer on every page. The total is a form XObject
   defined when the document is saved, so reports stream in one pass without knowing their
-  length in advance.
+  length in advance (ReportLab's way of a late page count: ``doForm`` may name a form that is
+  only defined before ``save``).
+* Page groups (a village of the disclosure, posted on its own board): inside a group the
+  footer counts the group's pages, ``第 n 页 / 共 N 页``, with the group's own late-defined
+  form closed when the group ends, and the whole file's count beside it.
 * The CJK TrueType font is the initial font, so no non-embedded standard font is referenced.
 """
 
@@ -92,7 +96,9 @@ class LedgerCanvas(Canvas):
         self.info = info
         self.setDateFormatter(_pdf_date(info.generated_on))
         self.apply_metadata()
-        self._footer_prefix_cache: dict[int, tuple[str, float]] = {}
+        self._group: int | None = None  # the open page group's index
+        self._group_first = 0  # its first page
+        self._groups = 0
 
     def apply_metadata(self) -> None:
         self.setTitle(self.info.title)
@@ -116,26 +122,58 @@ class LedgerCanvas(Canvas):
         self.line(MARGIN_X, bottom + 3 * mm, PAGE_WIDTH - MARGIN_X, bottom + 3 * mm)
         self.setFont(font, FOOTER_SIZE)
         self.drawString(MARGIN_X, bottom, f"生成日期 {self.info.generated_on.isoformat()}")
-        prefix = f"第 {self.getPageNumber()} 页 / "
-        x = PAGE_WIDTH / 2 - 10 * mm
-        self.drawString(x, bottom, prefix)
-        self.translate(x + stringWidth(prefix, font, FOOTER_SIZE), bottom)
-        self.doForm(PAGE_COUNT_FORM)
+        page = self.getPageNumber()
+        if self._group is None:
+            self._page_of(f"第 {page} 页 / ", PAGE_COUNT_FORM, PAGE_WIDTH / 2 - 10 * mm)
+        else:
+            in_group = page - self._group_first + 1
+            self._page_of(
+                f"第 {in_group} 页 / ", self._group_form(self._group), PAGE_WIDTH / 2 - 10 * mm
+            )
+            self._page_of(f"全文第 {page} 页 / ", PAGE_COUNT_FORM, PAGE_WIDTH - MARGIN_X - 38 * mm)
         self.restoreState()
 
-    def _define_page_count(self) -> None:
-        total = self.getPageNumber() - 1
+    def _page_of(self, prefix: str, form: str, x: float) -> None:
+        """``prefix`` then the late-defined count ``form`` at x on the footer line."""
+        self.saveState()
+        self.drawString(x, MARGIN_BOTTOM, prefix)
+        self.translate(x + stringWidth(prefix, self.font_name, FOOTER_SIZE), MARGIN_BOTTOM)
+        self.doForm(form)
+        self.restoreState()
+
+    @staticmethod
+    def _group_form(index: int) -> str:
+        return f"ledgerGroupCount{index}"
+
+    def start_page_group(self) -> None:
+        """From the next page drawn, the footer counts this group's pages."""
+        self.end_page_group()
+        self._group = self._groups
+        self._groups += 1
+        self._group_first = self.getPageNumber()
+
+    def end_page_group(self) -> None:
+        """Close the open group (after its last page was shown): its count is now known."""
+        if self._group is None:
+            return
+        count = self.getPageNumber() - self._group_first
+        self._count_form(self._group_form(self._group), count)
+        self._group = None
+
+    def _count_form(self, name: str, total: int) -> None:
         # The box reaches below the baseline so descenders are not clipped.
-        self.beginForm(
-            PAGE_COUNT_FORM, lowerx=0, lowery=-FOOTER_SIZE, upperx=40 * mm, uppery=FOOTER_SIZE * 2
-        )
+        self.beginForm(name, lowerx=0, lowery=-FOOTER_SIZE, upperx=40 * mm, uppery=FOOTER_SIZE * 2)
         self.setFont(self.font_name, FOOTER_SIZE)
         self.drawString(0, 0, f"共 {total} 页")
         self.endForm()
 
+    def _define_page_count(self) -> None:
+        self._count_form(PAGE_COUNT_FORM, self.getPageNumber() - 1)
+
     def save(self) -> None:
         if len(self._code):
             self.showPage()
+        self.end_page_group()
         self._define_page_count()
         super().save()
 

@@ -94,8 +94,13 @@ class _Column:
         return self.x + self.width - 1.5 * mm if self.right else self.x + 1.5 * mm
 
 
-def _columns() -> tuple[_Column, ...]:
-    widths = (18 * mm, 52 * mm, 28 * mm, 40 * mm, 42 * mm)
+def _columns(large_print: bool = False) -> tuple[_Column, ...]:
+    # Large print: the titles at 14 pt need a wider amount column (the name column gives).
+    widths = (
+        (16 * mm, 46 * mm, 26 * mm, 50 * mm, 42 * mm)
+        if large_print
+        else (18 * mm, 52 * mm, 28 * mm, 40 * mm, 42 * mm)
+    )
     titles = ("序号", "姓名", "家庭人口", "月救助金额（元）", "发放编号")
     rights = (True, False, True, True, False)
     cols: list[_Column] = []
@@ -104,10 +109,6 @@ def _columns() -> tuple[_Column, ...]:
         cols.append(_Column(title, x, width, right))
         x += width
     return tuple(cols)
-
-
-COLUMNS = _columns()
-SEQ, NAME, SIZE, AMOUNT, REFERENCE = COLUMNS
 
 
 @dataclass
@@ -135,6 +136,8 @@ class _DisclosureWriter:
         self.info = info
         self.title = title
         self.size = SIZES[large_print]
+        self.columns = _columns(large_print)
+        self.seq, self.name, self.count, self.amount, self.reference = self.columns
         self.row_height = self.size * 0.58 * mm
         self.text_drop = self.row_height * 0.69
         self.y = BODY_TOP
@@ -198,7 +201,7 @@ class _DisclosureWriter:
         """Every sequence number is new: measure it by its digits and do not cache it."""
         text = str(seq)
         width = sum(self._digit_width[d] for d in text)
-        self.text.draw(SEQ.anchor - width, self.y - self.text_drop, text, cache=False)
+        self.text.draw(self.seq.anchor - width, self.y - self.text_drop, text, cache=False)
 
     def _right(self, measured: tuple[str, float], col: _Column) -> None:
         self._cell(measured[0], col.anchor - measured[1])
@@ -221,7 +224,7 @@ class _DisclosureWriter:
             stroke=0, fill=1,
         )  # fmt: skip
         c.setFillColor(BLACK)
-        for col in COLUMNS:
+        for col in self.columns:
             width = stringWidth(col.title, self.font, self.size)
             self._cell(col.title, col.anchor - width if col.right else col.anchor)
         self.y -= self.row_height
@@ -261,9 +264,12 @@ class _DisclosureWriter:
         self.y -= self.row_height / 3
 
     def start_group(self, township: str, village: str) -> None:
-        """A new village: a new page, the title, its heading and the column header."""
+        """A new village: a new page, the title, its heading and the column header. Where the
+        file holds many villages, each is a page group with its own page count."""
         if self.y != BODY_TOP:
             self._finish_page()
+        if self.info.only_village is None:
+            self.c.start_page_group()
         self._start_page()
         self.group = f"{township}　{village}"
         self._title_block()
@@ -275,11 +281,11 @@ class _DisclosureWriter:
         if self.y - self.row_height < BODY_BOTTOM:
             self._ensure_room()
         self._sequence(seq)
-        self._cell(self._fit_name(mask_name(row.name), NAME.width - 3 * mm), NAME.anchor)
-        self._right(self._number(row.household_size), SIZE)
-        self._right(self._amount(row.monthly_amount_fen), AMOUNT)
+        self._cell(self._fit_name(mask_name(row.name), self.name.width - 3 * mm), self.name.anchor)
+        self._right(self._number(row.household_size), self.count)
+        self._right(self._amount(row.monthly_amount_fen), self.amount)
         if row.reference:
-            self._cell(row.reference, REFERENCE.anchor, cache=False)
+            self._cell(row.reference, self.reference.anchor, cache=False)
         self.y -= self.row_height
 
     def total(self, label: str, totals: _Totals, shade: Color | None) -> None:
@@ -295,9 +301,12 @@ class _DisclosureWriter:
         c.setLineWidth(0.3)
         c.line(MARGIN_X, self.y, TABLE_RIGHT, self.y)
         text = f"{label}　{totals.households} 户"
-        self._cell(self._fit(text, SIZE.x - NAME.x + NAME.width - 3 * mm), SEQ.x + 1.5 * mm)
-        self._right(self._number(totals.persons), SIZE)
-        self._right(self._amount(totals.amount_fen), AMOUNT)
+        self._cell(
+            self._fit(text, self.count.x - self.name.x + self.name.width - 3 * mm),
+            self.seq.x + 1.5 * mm,
+        )
+        self._right(self._number(totals.persons), self.count)
+        self._right(self._amount(totals.amount_fen), self.amount)
         self.y -= self.row_height
 
     def _paragraph(self, text: str) -> None:
@@ -320,7 +329,7 @@ class _DisclosureWriter:
         ]
         if info.checkpoint is not None:
             size, root = info.checkpoint
-            lines.append(f"账簿检查点：树大小 {size:,}，根 {root}（见右下二维码）")
+            lines.append(f"账簿检查点：树大小 {size:,}，根 {root}（见下方二维码）")
         seal_height = 42 * mm
         needed = len(lines) * 2.4 * self.style.leading + seal_height
         if self.y - needed < BODY_BOTTOM:
@@ -355,6 +364,7 @@ class _DisclosureWriter:
         """The closing page group: every village's subtotal and the grand total."""
         if self.y != BODY_TOP:
             self._finish_page()
+        self.c.end_page_group()
         self._start_page()
         self.group = "汇总"
         self._title_block()

@@ -8,8 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from openpyxl import load_workbook
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from ledger import db
+from ledger.config import get_settings
+from ledger.main import cli
 from reports import service
 from tests.conftest import ROOT
 from tests.reports.worked_month import URBAN, worked_month
@@ -59,3 +65,33 @@ def test_cli_writes_the_same_files_the_service_builds(
         "--out", str(tmp_path / "x.pdf"),
     )  # fmt: skip
     assert bad.returncode != 0 and not (tmp_path / "x.pdf").exists()
+
+
+def test_cli_exports_findings_and_payouts(
+    session: Session, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worked_month(session)
+    monkeypatch.setenv("LEDGER_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    try:
+        for what, fmt in (("findings", "csv"), ("payouts", "xlsx")):
+            out = tmp_path / f"{what}.{fmt}"
+            done = CliRunner().invoke(
+                cli, ["report", what, "--jurisdiction", "440103", "--period", "202406",
+                      "--format", fmt, "--out", str(out), "--by", "auditor1"],
+            )  # fmt: skip
+            assert done.exit_code == 0, done.output
+            assert hashlib.sha256(out.read_bytes()).hexdigest() in done.output.replace("\n", "")
+        rows = list(load_workbook(tmp_path / "payouts.xlsx").active.iter_rows(values_only=True))
+        assert len(rows) == 151 and rows[1][0].startswith("T")
+        assert (tmp_path / "findings.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    finally:
+        db.get_engine().dispose()
+        db.get_engine.cache_clear()
+        get_settings.cache_clear()
+    records = service.list_records(session, pattern="44%")
+    assert [(r["kind"], r["generated_by"]) for r in records] == [
+        ("payouts_xlsx", "auditor1"),
+        ("findings_csv", "auditor1"),
+    ]
