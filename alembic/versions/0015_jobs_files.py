@@ -1,0 +1,44 @@
+"""Job files: the bytes a queued import reads, encrypted, dropped once the job is finished.
+
+Revision ID: 0015_jobs_files
+Revises: 0013_jobs
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+import sqlmodel.sql.sqltypes  # noqa: F401
+
+from alembic import op
+
+revision: str = "0015_jobs_files"
+down_revision: str | Sequence[str] | None = "0013_jobs"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+UPGRADE = r"""
+-- The uploaded file of a queued import, kept in the database so that the job survives a restart
+-- of the web process and any machine's worker can run it. Rosters and return files list ID and
+-- account numbers, so the content is encrypted (ledger.pii); it is set to NULL when the job
+-- finishes, in the transaction that finishes it.
+CREATE TABLE job_file (
+    job_id      bigint PRIMARY KEY REFERENCES job (id),
+    filename    text NOT NULL DEFAULT '',
+    sha256      text NOT NULL,
+    size_bytes  bigint NOT NULL CHECK (size_bytes >= 0),
+    content     bytea,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+DOWNGRADE = r"""
+DROP TABLE job_file;
+"""
+
+
+def upgrade() -> None:
+    op.execute(UPGRADE)
+
+
+def downgrade() -> None:
+    op.execute(DOWNGRADE)
