@@ -309,6 +309,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         ] = True,
     ) -> None:
         """Start the HTTP API (OpenAPI at /docs and /openapi.json)."""
+        import sys
         import threading
 
         import uvicorn
@@ -318,6 +319,9 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         db.upgrade(db.database_url())
         stop = threading.Event()
         if worker:
+            # The job shares the interpreter with the event loop: a short switch interval keeps
+            # each wait of the loop for it short while a large import runs.
+            sys.setswitchinterval(0.001)
             thread = threading.Thread(
                 target=run_worker, args=(db.get_engine(),), kwargs={"stop": stop}, daemon=True
             )

@@ -19,16 +19,17 @@ depends_on: str | Sequence[str] | None = None
 UPGRADE = r"""
 -- The uploaded file of a queued import, kept in the database so that the job survives a restart
 -- of the web process and any machine's worker can run it. Rosters and return files list ID and
--- account numbers, so the content is encrypted (ledger.pii); it is set to NULL when the job
--- finishes, in the transaction that finishes it.
+-- account numbers, so the file is encrypted (ledger.pii), in parts of 1 MiB so that neither the
+-- web process nor the worker holds the interpreter for long on one large value. The parts are
+-- set to NULL when the job finishes, in the transaction that finishes it.
 CREATE TABLE job_file (
-    job_id      bigint PRIMARY KEY REFERENCES job (id),
-    filename    text NOT NULL DEFAULT '',
-    sha256      text NOT NULL,
-    size_bytes  bigint NOT NULL CHECK (size_bytes >= 0),
+    job_id      bigint NOT NULL REFERENCES job (id),
+    part        integer NOT NULL CHECK (part >= 0),
     content     bytea,
-    created_at  timestamptz NOT NULL DEFAULT now()
+    PRIMARY KEY (job_id, part)
 );
+-- Ciphertext does not compress: storing it as it is spares the server a useless attempt.
+ALTER TABLE job_file ALTER COLUMN content SET STORAGE EXTERNAL;
 """
 
 DOWNGRADE = r"""

@@ -67,6 +67,9 @@ class Progress:
         self._written_at = time.monotonic()
 
 
+# A queued file is stored encrypted in parts of this size: no single call on it is long.
+FILE_PART_BYTES = 1024 * 1024
+
 # A job kind: the work, given the job's own session (never committed by the handler), its
 # params and its progress; returns the result a caller would have had from a direct run.
 JobHandler = Callable[[Session, dict[str, Any], Progress], dict[str, Any]]
@@ -108,38 +111,42 @@ def queue_file_job(
     created_by: str,
     request: dict[str, Any] | None = None,
 ) -> int:
-    """Queue an import of ``data``: the job and its file (encrypted) in the caller's
+    """Queue an import of ``data``: the job and its file (encrypted, in parts) in the caller's
     transaction. ``request`` (from ``queued_request``) is the HTTP request the job answers."""
     job_id = enqueue_job(
         session,
         kind=kind,
-        params={**params, **({"request": request} if request else {})},
+        params={
+            **params,
+            "file": {
+                "name": filename,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data),
+            },
+            **({"request": request} if request else {}),
+        },
         created_by=created_by,
     )
+    part = FILE_PART_BYTES
     session.execute(
-        text(
-            "INSERT INTO job_file (job_id, filename, sha256, size_bytes, content) "
-            "VALUES (:id, :f, :h, :n, :c)"
-        ),
-        {
-            "id": job_id,
-            "f": filename,
-            "h": hashlib.sha256(data).hexdigest(),
-            "n": len(data),
-            "c": encrypt_bytes(data),
-        },
+        text("INSERT INTO job_file (job_id, part, content) VALUES (:id, :n, :c)"),
+        [
+            {"id": job_id, "n": n, "c": encrypt_bytes(data[start : start + part])}
+            for n, start in enumerate(range(0, max(len(data), 1), part))
+        ],
     )
     return job_id
 
 
 def job_file(session: Session, job_id: int) -> bytes:
     """The file a job imports, as uploaded."""
-    content = session.execute(
-        text("SELECT content FROM job_file WHERE job_id = :id"), {"id": job_id}
-    ).scalar_one_or_none()
-    if content is None:
+    parts = session.execute(
+        text("SELECT content FROM job_file WHERE job_id = :id ORDER BY part"), {"id": job_id}
+    ).scalars()
+    data = [decrypt_bytes(bytes(p)) for p in parts if p is not None]
+    if not data:
         raise LookupError(f"job {job_id} has no file (or it was already dropped)")
-    return decrypt_bytes(bytes(content))
+    return b"".join(data)
 
 
 def queued_request(uow: UnitOfWork, *, operation: str, key: str | None) -> dict[str, Any]:
