@@ -295,17 +295,48 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         )
 
     @app.command()
-    def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    def serve(
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        workers: int = 1,
+        worker: Annotated[
+            bool,
+            typer.Option(
+                "--worker/--no-worker",
+                help="Run one job worker in this process (large imports); "
+                "--no-worker when `ledger worker` runs elsewhere",
+            ),
+        ] = True,
+    ) -> None:
         """Start the HTTP API (OpenAPI at /docs and /openapi.json)."""
+        import sys
+        import threading
+
         import uvicorn
 
+        from ledger.jobs.service import run_worker
+
         db.upgrade(db.database_url())
-        if workers > 1:  # worker processes import the factory themselves
-            uvicorn.run(
-                "ledger.main:create_app", factory=True, host=host, port=port, workers=workers
+        stop = threading.Event()
+        if worker:
+            # The job shares the interpreter with the event loop: a short switch interval keeps
+            # each wait of the loop for it short while a large import runs.
+            sys.setswitchinterval(0.001)
+            thread = threading.Thread(
+                target=run_worker, args=(db.get_engine(),), kwargs={"stop": stop}, daemon=True
             )
-        else:
-            uvicorn.run(create_app(), host=host, port=port)
+            thread.start()
+        try:
+            if workers > 1:  # worker processes import the factory themselves
+                uvicorn.run(
+                    "ledger.main:create_app", factory=True, host=host, port=port, workers=workers
+                )
+            else:
+                uvicorn.run(create_app(), host=host, port=port)
+        finally:
+            stop.set()  # a job under way finishes first; one killed with us is reaped as failed
+            if worker:
+                thread.join(timeout=30)
 
     @app.command()
     def demo(

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         default=None, description="Password of the application role, where the server asks one."
     )
     max_upload_bytes: int = 200 * 1024 * 1024
+    job_threshold_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=0,
+        description="Roster and bank-file uploads larger than this are queued as jobs (202).",
+    )
     roster_exit_confirm_share: float = Field(
         default=0.05,
         ge=0,

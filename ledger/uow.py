@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
@@ -99,33 +99,99 @@ class UnitOfWork:
                         session, principal=owner, key=key, operation=operation, body=request_body
                     )
                     if stored is not None:
-                        self._audit(session, "accepted", stored.status_code, replayed=True)
+                        from ledger.access.audit import outcome_of
+
+                        outcome = outcome_of(stored.status_code)  # a job's refusal is kept too
+                        self._audit(session, outcome, stored.status_code, replayed=True)
                         session.commit()
                         return Written(stored.response, stored.status_code, True)
-                answer = jsonable_encoder(work(session))
-                if not isinstance(answer, dict):
-                    answer = {"result": answer}
-                status = status_code(answer) if callable(status_code) else status_code
-                if key is not None:
-                    idempotency.record(
-                        session,
-                        principal=owner,
-                        key=key,
-                        operation=operation,
-                        response=answer,
-                        status_code=status,
-                    )
-                if audit_object is not None:
-                    object_type, object_id = audit_object(answer)
-                    self.trail.object_type, self.trail.object_id = object_type, str(object_id)
-                self._audit(session, "accepted", status)
+                written = self.answer(
+                    session,
+                    work,
+                    operation=operation,
+                    key=key,
+                    status_code=status_code,
+                    audit_object=audit_object,
+                )
                 session.commit()
-                return Written(answer, status, False)
+                return written
             except BaseException as exc:
                 session.rollback()
                 if self.audit_refusals and isinstance(exc, Exception):
                     self._audit_refusal(exc)
                 raise
+
+    def answer(
+        self,
+        session: Session,
+        work: Callable[[Session], Any],
+        *,
+        operation: str,
+        key: str | None,
+        status_code: int | Callable[[dict[str, Any]], int] = 200,
+        audit_object: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
+    ) -> Written:
+        """Steps 3 and 4 in ``session``'s transaction, for a key already claimed: run the
+        work, record its answer under the key and the audit row; the caller commits. A queued
+        job finishes the request that queued it with this."""
+        answer = jsonable_encoder(work(session))
+        if not isinstance(answer, dict):
+            answer = {"result": answer}
+        status = status_code(answer) if callable(status_code) else status_code
+        if key is not None:
+            idempotency.record(
+                session,
+                principal=principal_key(self.principal, self.operator),
+                key=key,
+                operation=operation,
+                response=answer,
+                status_code=status,
+            )
+        if audit_object is not None:
+            object_type, object_id = audit_object(answer)
+            self.trail.object_type, self.trail.object_id = object_type, str(object_id)
+        self._audit(session, "accepted", status)
+        return Written(answer, status, False)
+
+    def record_refusal(
+        self, session: Session, exc: Exception, *, operation: str, key: str | None
+    ) -> None:
+        """A claimed request refused after it was answered 202 (by its job): a domain refusal
+        becomes the key's answer, so a replay gets it; the audit row says what happened. In
+        ``session``'s transaction; the caller commits."""
+        from ledger.access.audit import outcome_of
+
+        status = exc.status_code if isinstance(exc, DomainError) else 500
+        if isinstance(exc, DomainError) and key is not None:
+            idempotency.record(
+                session,
+                principal=principal_key(self.principal, self.operator),
+                key=key,
+                operation=operation,
+                response=exc.body(),
+                status_code=status,
+            )
+        error = exc.message if isinstance(exc, DomainError) else type(exc).__name__
+        self.trail.detail = {**self.trail.detail, "error": error}
+        self._audit(session, outcome_of(status), status)
+
+    def describe(self) -> dict[str, Any]:
+        """Who and what, as JSON: a queued job rebuilds this unit of work with ``described``."""
+        return {
+            "trail": asdict(self.trail),
+            "principal": asdict(self.principal) if self.principal else None,
+            "operator": self.operator,
+        }
+
+    @classmethod
+    def described(cls, engine: Engine, description: dict[str, Any]) -> UnitOfWork:
+        principal = description.get("principal")
+        return cls(
+            engine,
+            trail=AuditTrail(**description["trail"]),
+            principal=Principal(**principal) if principal else None,
+            operator=description.get("operator"),
+        )
 
     def _audit(
         self, session: Session, outcome: str, status: int | None, *, replayed: bool = False

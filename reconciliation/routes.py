@@ -4,9 +4,11 @@ oversize file is refused from its Content-Length (or as it streams) before it is
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from ledger.access.deps import (
     CurrentUser,
@@ -19,7 +21,9 @@ from ledger.access.deps import (
 from ledger.access.service import Principal
 from ledger.config import get_settings
 from ledger.errors import ERROR_RESPONSES, ErrorResponse, PayloadTooLarge, UnsupportedMediaType
+from ledger.jobs.routes import QUEUED_RESPONSE, queue_upload, queues
 from reconciliation import service
+from reconciliation.jobs import BANK_FILE_IMPORT
 from reconciliation.models import (
     BankFilePublic,
     ExceptionPublic,
@@ -73,7 +77,10 @@ async def uploaded_file(
     "/bank-files",
     response_model=BankFilePublic,
     status_code=201,
-    responses={415: {"model": ErrorResponse, "description": "A multipart form, not the file"}},
+    responses={
+        **QUEUED_RESPONSE,
+        415: {"model": ErrorResponse, "description": "A multipart form, not the file"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -93,13 +100,33 @@ def upload_bank_file(
     county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="camt.053 only")] = None,
     fund: Annotated[str | None, Query(description="camt.053 only")] = None,
     filename: Annotated[str, Query(max_length=200)] = "",
-) -> BankFilePublic:
+) -> BankFilePublic | JSONResponse:
     """Upload a return file (CSV 回盘, pain.002, camt.054) or a camt.053 statement, as received.
 
     The same bytes again return the first import (200) and apply nothing; a replay of the same
-    key answers as the first time did."""
+    key answers as the first time did. A file larger than LEDGER_JOB_THRESHOLD_BYTES is applied
+    by a job: ``202`` with ``Location: /jobs/{id}``; the job's result is this answer."""
     body = {"sha256": hashlib.sha256(data).hexdigest(), "batch_id": batch_id, "county": county}
-    result = RequestWrite(request, response, user, key).run(
+    write = RequestWrite(request, response, user, key)
+    if queues(data):
+        params = {
+            "principal": asdict(user),
+            "batch_id": batch_id,
+            "county": county,
+            "fund": fund,
+            "filename": filename,
+        }
+        queued = queue_upload(
+            write,
+            kind=BANK_FILE_IMPORT,
+            data=data,
+            filename=filename,
+            params=params,
+            operation="bank_file.upload",
+            body=body,
+        )
+        return queued if isinstance(queued, JSONResponse) else BankFilePublic(**queued)
+    result = write.run(
         lambda s: BankFilePublic.of(
             service.import_bank_file(
                 s,

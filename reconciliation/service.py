@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ledger.access.service import Principal
 from ledger.domain import AccountKind
 from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ledger.jobs.models import ProgressFn
 from ledger.journal import service as journal
 from ledger.jurisdictions.catalog import level_of
 from ledger.jurisdictions.service import ensure_charts
@@ -74,12 +75,14 @@ def import_bank_file(
     county: str | None = None,
     fund: str | None = None,
     filename: str = "",
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Store a bank file as received and apply it, or return the first import of the same bytes.
 
     ``principal`` is the uploading bank user (their bank is then the file's bank and only their
     own batches can be touched); the CLI passes ``bank_code`` or lets the file tell it. Raises
-    ValidationFailed (nothing applied) naming the line and the reason.
+    ValidationFailed (nothing applied) naming the line and the reason. ``progress(done, total)``
+    is told the lines read (the total of a CSV file is its line count; of XML, unknown).
     """
     if principal is not None and principal.role == "bank":
         bank_code = principal.bank_code
@@ -107,6 +110,7 @@ def import_bank_file(
     ctx.principal = principal
     ctx.bank_code = bank_code
     ctx.filename = filename
+    ctx.progress = progress
     try:
         if parsed.summary.kind == "camt.053":
             result = ctx.reconcile_statement(batch_id=batch_id, county=county, fund=fund)
@@ -133,6 +137,7 @@ class _FileContext:
         self.bank_code: str | None = None
         self.filename = ""
         self.foreign_currency: FileRejected | None = None
+        self.progress: ProgressFn | None = None
         self.file_id = int(session.execute(text("SELECT nextval('bank_file_id_seq')")).scalar_one())
 
     # -- helpers -------------------------------------------------------------------------------
@@ -178,7 +183,7 @@ class _FileContext:
             cur.copy(f"COPY recon_line ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy,
         ):
             write_row = copy.write_row
-            for ln in lines:
+            for ln in self._reported(lines):
                 if ln.currency != CURRENCY and ln.currency.upper() != CURRENCY:
                     if self.foreign_currency is None:
                         self.foreign_currency = FileRejected(
@@ -204,6 +209,19 @@ class _FileContext:
                     )
                 )
         self._q("ANALYZE recon_line")
+
+    def _reported(self, lines: Iterable[ReturnLine]) -> Iterator[ReturnLine]:
+        if self.progress is None:
+            yield from lines
+            return
+        total = self.data.count(b"\n") + 1 if self.kind == "csv_return" else None
+        done = 0
+        for done, ln in enumerate(lines, 1):
+            yield ln
+            if done % 1000 == 0:
+                self.progress(ln.line_no, total)
+        if done:
+            self.progress(total or done, total)
 
     # -- settlement ----------------------------------------------------------------------------
 

@@ -88,6 +88,9 @@ class RequestWrite:
     ) -> None:
         self.request, self.response, self.principal, self.key = request, response, principal, key
 
+    def unit_of_work(self) -> UnitOfWork:
+        return request_unit_of_work(self.request, self.principal, self.key)
+
     def run(
         self,
         work: Callable[[Session], Any],
@@ -97,8 +100,7 @@ class RequestWrite:
         status_code: int | Callable[[dict[str, Any]], int] = 200,
         audit_object: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        uow = request_unit_of_work(self.request, self.principal, self.key)
-        written = uow.run(
+        written = self.unit_of_work().run(
             work,
             operation=operation,
             key=self.key,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -12,9 +14,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import text
 
 from ledger.db import get_engine, session_scope
+from ledger.jobs.models import ProgressFn
 
 console = Console()
 jobs_app = typer.Typer(help="Queued jobs (large imports)")
+
+
+@contextmanager
+def lines_bar(label: str, *, large: bool) -> Iterator[ProgressFn | None]:
+    """A progress bar of lines read, for a large file imported inline; None for a small one."""
+    if not large:
+        yield None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
 
 
 def worker(

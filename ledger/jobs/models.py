@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+# ``progress(done, total)``: how far a long import is, in lines (total None while unknown).
+ProgressFn = Callable[[int, int | None], None]
 JobState = Literal["queued", "running", "succeeded", "failed"]
 
 

@@ -10,6 +10,7 @@ job failed. Progress is written on other connections, so it can be read while th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session
 from ledger.access.service import Principal
 from ledger.errors import DomainError, NotFound
 from ledger.jobs.models import JobProgress, JobPublic
+from ledger.pii import decrypt_bytes, encrypt_bytes
+from ledger.uow import UnitOfWork
 
 log = logging.getLogger("ledger.jobs")
 
@@ -64,6 +67,9 @@ class Progress:
         self._written_at = time.monotonic()
 
 
+# A queued file is stored encrypted in parts of this size: no single call on it is long.
+FILE_PART_BYTES = 1024 * 1024
+
 # A job kind: the work, given the job's own session (never committed by the handler), its
 # params and its progress; returns the result a caller would have had from a direct run.
 JobHandler = Callable[[Session, dict[str, Any], Progress], dict[str, Any]]
@@ -93,6 +99,95 @@ def enqueue_job(session: Session, *, kind: str, params: dict[str, Any], created_
             {"k": kind, "p": json.dumps(params, ensure_ascii=False), "by": created_by},
         ).scalar_one()
     )
+
+
+def queue_file_job(
+    session: Session,
+    *,
+    kind: str,
+    data: bytes,
+    filename: str,
+    params: dict[str, Any],
+    created_by: str,
+    request: dict[str, Any] | None = None,
+) -> int:
+    """Queue an import of ``data``: the job and its file (encrypted, in parts) in the caller's
+    transaction. ``request`` (from ``queued_request``) is the HTTP request the job answers."""
+    job_id = enqueue_job(
+        session,
+        kind=kind,
+        params={
+            **params,
+            "file": {
+                "name": filename,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data),
+            },
+            **({"request": request} if request else {}),
+        },
+        created_by=created_by,
+    )
+    part = FILE_PART_BYTES
+    session.execute(
+        text("INSERT INTO job_file (job_id, part, content) VALUES (:id, :n, :c)"),
+        [
+            {"id": job_id, "n": n, "c": encrypt_bytes(data[start : start + part])}
+            for n, start in enumerate(range(0, max(len(data), 1), part))
+        ],
+    )
+    return job_id
+
+
+def job_file(session: Session, job_id: int) -> bytes:
+    """The file a job imports, as uploaded."""
+    parts = session.execute(
+        text("SELECT content FROM job_file WHERE job_id = :id ORDER BY part"), {"id": job_id}
+    ).scalars()
+    data = [decrypt_bytes(bytes(p)) for p in parts if p is not None]
+    if not data:
+        raise LookupError(f"job {job_id} has no file (or it was already dropped)")
+    return b"".join(data)
+
+
+def queued_request(uow: UnitOfWork, *, operation: str, key: str | None) -> dict[str, Any]:
+    """What a job needs to answer the request that queued it: who, the audit trail, the key."""
+    return {"uow": uow.describe(), "operation": operation, "key": key}
+
+
+def answer_request(
+    session: Session,
+    params: dict[str, Any],
+    progress: Progress,
+    work: Callable[[Session], Any],
+    *,
+    status_code: int | Callable[[dict[str, Any]], int] = 200,
+    audit_object: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run a job's work as the unit of work of the request that queued it: the answer goes
+    under the request's idempotency key and the accepted audit row is written, both in the
+    job's transaction, so they commit with the work or not at all."""
+    request = params.get("request")
+    if request is None:
+        answer: dict[str, Any] = work(session)
+        return answer
+    uow = UnitOfWork.described(progress.engine, request["uow"])
+    return uow.answer(
+        session,
+        work,
+        operation=request["operation"],
+        key=request["key"],
+        status_code=status_code,
+        audit_object=audit_object,
+    ).body
+
+
+def _refuse_request(
+    session: Session, engine: Engine, params: dict[str, Any], exc: Exception
+) -> None:
+    request = params.get("request")
+    if request is not None:
+        uow = UnitOfWork.described(engine, request["uow"])
+        uow.record_refusal(session, exc, operation=request["operation"], key=request["key"])
 
 
 def get_job(session: Session, *, job_id: int, principal: Principal) -> JobPublic:
@@ -158,6 +253,10 @@ def _error_body(exc: Exception) -> dict[str, Any]:
 
 
 def _finish(connection: Connection, job_id: int, *, result: Any = None, error: Any = None) -> None:
+    # The file is needed no longer: its ciphertext goes with the transaction that finishes it.
+    connection.execute(
+        text("UPDATE job_file SET content = NULL WHERE job_id = :id"), {"id": job_id}
+    )
     connection.execute(
         text(
             "UPDATE job SET state = :s, result = CAST(:r AS jsonb), error = CAST(:e AS jsonb), "
@@ -191,8 +290,9 @@ def run_claimed(
         except Exception as exc:
             session.rollback()
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
-            _finish(connection, job.id, error=_error_body(exc))
-            connection.commit()
+            _refuse_request(session, engine, job.params, exc)
+            _finish(session.connection(), job.id, error=_error_body(exc))
+            session.commit()
             return "failed"
         finally:
             session.close()
@@ -214,12 +314,15 @@ def release(connection: Connection, job_id: int) -> None:
 def reap_dead_jobs(engine: Engine) -> list[int]:
     """Mark failed every running job whose worker is gone (its advisory lock is free)."""
     dead = []
-    with engine.begin() as conn:
-        running = conn.execute(
-            text("SELECT id FROM job WHERE state = 'running' ORDER BY id FOR UPDATE SKIP LOCKED")
-        ).scalars()
-        for job_id in list(running):
-            free = conn.execute(
+    with Session(engine) as session:
+        running = session.execute(
+            text(
+                "SELECT id, params FROM job WHERE state = 'running' ORDER BY id "
+                "FOR UPDATE SKIP LOCKED"
+            )
+        ).all()
+        for job_id, params in running:
+            free = session.execute(
                 text("SELECT pg_try_advisory_xact_lock(:ns, CAST(:id AS integer))"),
                 {"ns": LOCK_NAMESPACE, "id": job_id},
             ).scalar_one()
@@ -232,8 +335,10 @@ def reap_dead_jobs(engine: Engine) -> list[int]:
                     },
                     "status_code": 500,
                 }
-                _finish(conn, job_id, error=error)
+                _refuse_request(session, engine, params, RuntimeError("worker died"))
+                _finish(session.connection(), job_id, error=error)
                 dead.append(job_id)
+        session.commit()
     return dead
 
 
@@ -260,7 +365,11 @@ def run_worker(
     stop = stop or threading.Event()
     worker = default_worker_name()
     while not stop.is_set():
-        done = run_next(engine, worker=worker)
+        try:
+            done = run_next(engine, worker=worker)
+        except Exception:  # the database went away: the queue is still there when it is back
+            log.exception("the worker could not take a job; trying again")
+            done = None
         if done is None:
             stop.wait(poll_seconds)
         elif on_done is not None:

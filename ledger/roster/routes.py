@@ -6,6 +6,7 @@ import hashlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ledger.access.deps import (
@@ -19,10 +20,12 @@ from ledger.access.deps import (
 from ledger.access.service import Principal
 from ledger.config import get_settings
 from ledger.errors import ERROR_RESPONSES, PayloadTooLarge
+from ledger.jobs.routes import QUEUED_RESPONSE, queue_upload, queues
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
 from ledger.money import fen_to_str
 from ledger.registers import service as registers
 from ledger.roster import service
+from ledger.roster.jobs import ROSTER_IMPORT
 from ledger.roster.models import RegisterImportPublic, RosterEntryPublic, RosterImportPublic
 
 router = APIRouter(tags=["roster"], responses=ERROR_RESPONSES)
@@ -56,7 +59,12 @@ def register_importer(
     return user, jur
 
 
-@router.post("/counties/{county}/roster", response_model=RosterImportPublic, status_code=201)
+@router.post(
+    "/counties/{county}/roster",
+    response_model=RosterImportPublic,
+    status_code=201,
+    responses=QUEUED_RESPONSE,
+)
 def upload_roster(
     request: Request,
     response: Response,
@@ -69,14 +77,16 @@ def upload_roster(
     mode: Annotated[Literal["update", "replace"], Form()] = "update",
     dry_run: Annotated[bool, Form()] = False,
     confirm_exits: Annotated[int | None, Form(ge=0)] = None,
-) -> RosterImportPublic:
+) -> RosterImportPublic | JSONResponse:
     """Import the county's roster (花名册) as of ``effective_period``: CSV (UTF-8/GBK) or XLSX.
 
     ``mode=update`` (default) adds and changes people, ending only those the file ends;
     ``mode=replace`` also ends everyone of the file's funds it no longer lists, and when that is
     more than the configured share of households it needs ``confirm_exits`` = that count.
     ``dry_run=true`` answers joined / changed / exited with their lines and writes nothing.
-    A file with any error changes nothing: 422 naming each line, column and reason."""
+    A file with any error changes nothing: 422 naming each line, column and reason.
+    A file larger than LEDGER_JOB_THRESHOLD_BYTES (not a dry run) is imported by a job:
+    ``202`` with ``Location: /jobs/{id}``; the job's result is this answer."""
     get_jurisdiction(session, county)
     data = read_upload(file)
 
@@ -104,7 +114,27 @@ def upload_roster(
         "mode": mode,
         "confirm_exits": confirm_exits,
     }
-    result = RequestWrite(request, response, user, key).run(
+    write = RequestWrite(request, response, user, key)
+    if queues(data):
+        params = {
+            "county": county,
+            "filename": file.filename or "",
+            "effective_period": effective_period,
+            "imported_by": user.username,
+            "mode": mode,
+            "confirm_exits": confirm_exits,
+        }
+        queued = queue_upload(
+            write,
+            kind=ROSTER_IMPORT,
+            data=data,
+            filename=file.filename or "",
+            params=params,
+            operation="roster_import",
+            body=body,
+        )
+        return queued if isinstance(queued, JSONResponse) else RosterImportPublic(**queued)
+    result = write.run(
         work,
         operation="roster_import",
         body=body,

@@ -11,7 +11,7 @@ overwritten.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from ledger.config import get_settings
 from ledger.errors import Conflict, ValidationFailed
+from ledger.jobs.models import ProgressFn
 from ledger.jurisdictions.catalog import resolve_fund
+from ledger.pii import StoredAccount, person_key, store_account
 from ledger.pii import mask_id_number as mask_id
-from ledger.pii import person_key, store_account
 from ledger.roster.bulk import copy_rows
 from ledger.roster.files import ROSTER_HEADERS, RosterRow, RowIssue, parse_roster
 
@@ -144,6 +145,7 @@ def import_roster(
     dry_run: bool = False,
     confirm_exits: int | None = None,
     exit_share: float | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Check the whole file, then write its differences as versions from ``effective_period``.
 
@@ -152,7 +154,7 @@ def import_roster(
     funds the file no longer lists; when that would end more than ``exit_share`` of the
     households in force, it needs ``confirm_exits`` equal to the number of households it ends.
     ``dry_run`` answers what would happen, with the lines, and writes nothing (the caller rolls
-    the transaction back).
+    the transaction back). ``progress(done, total)`` is told the rows written.
     """
     if mode not in MODES:
         raise ValidationFailed(
@@ -170,8 +172,18 @@ def import_roster(
         dry_run=dry_run,
         confirm_exits=confirm_exits,
         exit_share=share,
+        progress=progress,
     )
     return asdict(result)
+
+
+def _counted(
+    rows: list[RosterRow], progress: ProgressFn | None
+) -> Iterator[tuple[RosterRow, StoredAccount]]:
+    for done, r in enumerate(rows, 1):
+        yield r, store_account(r.account_no)
+        if progress is not None and (done % 1000 == 0 or done == len(rows)):
+            progress(done, len(rows))
 
 
 def _import_roster(
@@ -186,6 +198,7 @@ def _import_roster(
     dry_run: bool,
     confirm_exits: int | None,
     exit_share: float,
+    progress: ProgressFn | None = None,
 ) -> RosterImport:
     parsed = parse_roster(data, filename=filename)
     db_issues, funds = _db_issues(session, county, parsed.rows)
@@ -259,7 +272,7 @@ def _import_roster(
                 account.enc,
                 r.line_no,
             )
-            for r, account in ((r, store_account(r.account_no)) for r in parsed.rows)
+            for r, account in _counted(parsed.rows, progress)
         ),
     )
     params = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 import unicodedata
@@ -52,15 +53,30 @@ def decode(data: bytes) -> str:
         raise FileRejected("contains NUL bytes: not a text file (UTF-16?)", line=line)
     body = data[len(_BOM) :] if data.startswith(_BOM) else data
     try:
-        return body.decode("utf-8")
+        return _decode_in_pieces(body, "utf-8")
     except UnicodeDecodeError as utf8_error:
         try:
-            return body.decode("gb18030")
+            return _decode_in_pieces(body, "gb18030")
         except UnicodeDecodeError as gb_error:
             line = body[: max(utf8_error.start, gb_error.start)].count(b"\n") + 1
             raise FileRejected(
                 "text is neither UTF-8 nor GBK/GB18030", line=line, field="encoding"
             ) from None
+
+
+_PIECE = 1 << 20
+
+
+def _decode_in_pieces(body: bytes, encoding: str) -> str:
+    """``body.decode(encoding)`` a MiB at a time: one call over a large file would hold the
+    interpreter, and so every other thread of the server, until it finished."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        parts = [decoder.decode(body[i : i + _PIECE]) for i in range(0, len(body), _PIECE)]
+        parts.append(decoder.decode(b"", final=True))
+    except UnicodeDecodeError:
+        return body.decode(encoding)  # raises again, with the position in the whole file
+    return "".join(parts)
 
 
 def _cells(row: list[str]) -> list[str]:
