@@ -29,7 +29,6 @@ from ledger.batches.models import (
 from ledger.errors import ERROR_RESPONSES, Conflict, Forbidden, ValidationFailed
 from ledger.money import fen_to_str
 from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
-from reports.masking import mask_name
 
 router = APIRouter(tags=["batches"], responses=ERROR_RESPONSES)
 _CHUNK = 1 << 16
@@ -125,21 +124,19 @@ def list_payouts(
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
 ) -> Page[PayoutPublic]:
-    """A batch's payout lines (e.g. ``state=failed`` to choose reissues). Accounts are masked;
-    auditors see masked names as the disclosure prints them."""
+    """A batch's payout lines (e.g. ``state=failed`` to choose reissues), for whoever may read
+    the batch. Accounts are masked: in full they go only into the bank's instruction file."""
     _may_read(user, service.get_batch(session, batch_id))
     rows = service.list_payouts(
         session, batch_id, state=state, after_id=decode_cursor(cursor), limit=limit
     )
-    masked = user.role == "auditor"
-    return page_of(rows, limit, lambda r: payout_public(r, masked=masked))
+    return page_of(rows, limit, payout_public)
 
 
-def payout_public(row: dict[str, Any], *, masked: bool) -> PayoutPublic:
-    name = mask_name(row["payee_name"]) if masked else row["payee_name"]
+def payout_public(row: dict[str, Any]) -> PayoutPublic:
     return PayoutPublic(
         **{k: v for k, v in row.items() if k in PayoutPublic.model_fields},
-        payee=name,
+        payee=row["payee_name"],
         account=row["account_masked"],
         amount=fen_to_str(row["amount_fen"]),
     )
