@@ -99,7 +99,10 @@ def allowed_methods(request: Request) -> list[str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        html_error = getattr(request.app.state, "html_error", None)
+        if html_error is not None and getattr(request.state, "console", False):
+            return html_error(request, exc)  # a console page: the refusal as a page
         return JSONResponse(exc.body(), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)

@@ -475,6 +475,28 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             f"{jurisdiction_label(jurisdiction)}"
         )
 
+    @users_app.command("passwd")
+    def users_passwd(
+        username: str,
+        password: Annotated[
+            str | None,
+            typer.Option(help="The new password (asked for, hidden, when not given)"),
+        ] = None,
+    ) -> None:
+        """Set a user's console password (stored as an argon2 hash); ends their console sessions."""
+        from ledger.access.sessions import set_password
+
+        secret = password or typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+        operator_write(
+            db.get_engine(),
+            action="cli:users passwd",
+            operator=operator_name(),
+            object_type="app_user",
+            object_id=username,
+            work=lambda s: set_password(s, username=username, password=secret),
+        )
+        console.print(f"password of {username} set")
+
     @users_app.command("list")
     def users_list(
         jurisdiction: Annotated[

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed.",
     )
     complaint_hotline: str = "12345"
+    session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="How long a console login lasts."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Mark the console's cookies Secure (behind HTTPS)."
+    )
     font_path: Path | None = Field(default=None, description="TrueType CJK font for the PDFs.")
     checkpoint_key: str = Field(
         default=DEMO_CHECKPOINT_KEY,

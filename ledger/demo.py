@@ -30,6 +30,7 @@ from sqlalchemy.pool import NullPool
 
 from ledger import db
 from ledger.access import service as access
+from ledger.access.sessions import set_password
 from ledger.domain import period_of
 from ledger.journal.verify import verify
 from ledger.jurisdictions.catalog import PROVINCE, guangdong_divisions
@@ -154,6 +155,31 @@ def _county_list(counties: int) -> list[str]:
     return sorted(chosen[:counties])
 
 
+DEMO_PASSWORD = "demo-console-2026"
+"""The console password of the demo's users that can log in (listed in DIR/console-users.txt)."""
+
+
+def console_users(ctx: DemoContext, city: str) -> list[str]:
+    """Who of the demo logs in to the console: both users of the first county's bureaus, of the
+    province's finance bureau, of each bank, and the auditors (argon2 is slow on purpose, so
+    not all of them)."""
+    county = ctx.counties[0]
+    return [
+        *(f"{role}@{county}#{n}" for role in ("finance", "civil_affairs") for n in (1, 2)),
+        *(f"finance@{PROVINCE}#{n}" for n in (1, 2)),
+        *(f"bank@{code}#{n}" for code, _ in DEMO_BANKS for n in (1, 2)),
+        f"auditor@{PROVINCE}#1",
+        f"auditor@{city}#1",
+    ]
+
+
+def write_console_users(ctx: DemoContext, city: str) -> None:
+    lines = [f"console: ledger serve, then http://127.0.0.1:8000/ ; password {DEMO_PASSWORD}", ""]
+    lines += [f"{key:<32} {ctx.users[key]}" for key in console_users(ctx, city)]
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    (ctx.out / "console-users.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def stage_setup(ctx: DemoContext) -> dict[str, Any]:
     """Schema, reference data, banks, bureaus, users (two per bureau for maker-checker) and tokens."""
 
@@ -188,9 +214,12 @@ def stage_setup(ctx: DemoContext) -> dict[str, Any]:
         add("auditor", PROVINCE, "广东省审计厅")
         add("auditor", cities[0], f"{cities[0]}审计局")
         add("admin", PROVINCE, "广东省民政厅信息中心")
+        for key in console_users(ctx, cities[0]):
+            set_password(s, username=ctx.users[key], password=DEMO_PASSWORD)
         return {"reference_data": seeded, "users": people}
 
     made = operator_write(ctx.engine, action="demo:setup", operator=f"demo:{ctx.tag}", work=work)
+    write_console_users(ctx, sorted({c[:4] + "00" for c in ctx.counties})[0])
     return {
         "reference_data": made["reference_data"],
         "counties": len(ctx.counties),

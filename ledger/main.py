@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from ledger import cli as core_cli
@@ -13,6 +14,7 @@ from ledger.access.routes import router as access_router  # access & documents
 from ledger.api import install_error_handlers, install_request_ids
 from ledger.batches.demo import BATCH_STAGES  # batches
 from ledger.batches.routes import router as batches_router  # batches
+from ledger.console.routes import install_console  # console
 from ledger.documents.routes import router as documents_router  # access & documents
 from ledger.evidence import cli as evidence_cli  # evidence
 from ledger.evidence.routes import router as evidence_router  # evidence
@@ -32,8 +34,16 @@ from reports import demo as report_demo
 from reports.routes import router as reports_router
 
 
+def operation_id(route: APIRoute) -> str:
+    """Readable operation ids: the route function's name (unique across the app, by test)."""
+    return route.name
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
     app = FastAPI(
+        generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
         title="Social-assistance funds ledger",
         version="0.1.0",
         description=(
@@ -60,6 +70,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(jobs_router)  # reliability: the job queue
     app.include_router(evidence_router)  # evidence
+    install_console(app)  # console: pages at /, vendored /docs and /redoc
     return app
 
 

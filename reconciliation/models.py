@@ -101,7 +101,12 @@ class ExceptionPublic(BaseModel):
 class ResolutionCreate(BaseModel):
     """A proposed resolution; it takes effect when a second user approves it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"action": "match", "reason": "户名核对一致，人工匹配", "payout_id": 1234}]
+        },
+    )
     action: Literal["match", "refer", "write_off"] = Field(examples=["match"])
     reason: str = Field(min_length=1, max_length=500, examples=["户名核对一致，人工匹配"])
     payout_id: int | None = Field(None, description="for action=match: the payout the line is")

@@ -22,6 +22,7 @@ from ledger.access.service import Principal
 from ledger.config import get_settings
 from ledger.errors import ERROR_RESPONSES, ErrorResponse, PayloadTooLarge, UnsupportedMediaType
 from ledger.jobs.routes import QUEUED_RESPONSE, queue_upload, queues
+from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
 from reconciliation import service
 from reconciliation.jobs import BANK_FILE_IMPORT
 from reconciliation.models import (
@@ -175,6 +176,34 @@ def read_exceptions(
         limit=limit,
     )
     return [ExceptionPublic.of(r) for r in rows]
+
+
+@router.get(
+    "/reconciliation/exceptions/queue",
+    response_model=Page[ExceptionPublic],
+    dependencies=[StrictQuery],
+)
+def read_exception_queue(
+    session: SessionDep,
+    user: CurrentUser,
+    status: Annotated[str | None, Query(pattern="^(open|matched|referred|written_off)$")] = "open",
+    awaiting_me: Annotated[
+        bool, Query(description="open exceptions I may propose or approve a resolution for")
+    ] = False,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[ExceptionPublic]:
+    """The exceptions queue, paged; ``awaiting_me=true`` keeps those waiting for the caller's
+    decision (never the uploader's, never the proposer's own)."""
+    rows = service.list_exceptions(
+        session,
+        principal=user,
+        status=status,
+        after_id=decode_cursor(cursor),
+        limit=limit + 1,
+        awaiting_me=awaiting_me,
+    )
+    return page_of(rows, limit, ExceptionPublic.of)
 
 
 def _decider(user: Principal) -> None:

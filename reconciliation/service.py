@@ -782,8 +782,17 @@ def list_exceptions(
     bank_file_id: int | None = None,
     after_id: int = 0,
     limit: int = 100,
+    awaiting_me: bool = False,
 ) -> list[dict[str, Any]]:
+    """Exceptions in the principal's scope; ``awaiting_me``: open ones this user may act on —
+    not uploaded by them, and either without a proposal or proposed by someone else."""
     where, params = _scope_sql(principal)
+    if awaiting_me:
+        where += (
+            " AND x.status = 'open' AND f.uploaded_by <> :me"
+            " AND (x.proposed_by IS NULL OR x.proposed_by <> :me)"
+        )
+        params["me"] = principal.username
     rows = session.execute(
         text(
             "SELECT x.*, f.uploaded_by FROM recon_exception x JOIN bank_file f "

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
-from ledger.demo import run_demo
+from ledger.access.sessions import check_password
+from ledger.demo import DEMO_PASSWORD, run_demo
 from ledger.main import DEMO_STAGES, create_app
 
 
@@ -33,6 +35,11 @@ def test_whole_month(engine: Engine, tmp_path: Path) -> None:
         json.loads((tmp_path / "summary.json").read_text())["chain_head"] == summary["chain_head"]
     )
     assert list((tmp_path / "bank").glob("*.xml")) and list((tmp_path / "returns").iterdir())
+    assert all("_批次" in f.name for f in (tmp_path / "bank").iterdir())  # named for the clerk
+    logins = (tmp_path / "console-users.txt").read_text(encoding="utf-8")
+    first_maker = logins.splitlines()[2].split()[-1]
+    with Session(engine) as s:
+        assert check_password(s, username=first_maker, password=DEMO_PASSWORD).role == "finance"
     pdfs = list((tmp_path / "reports").glob("*.pdf"))
     # The county's disclosure and one village's, the county's and the province's audit.
     assert len(pdfs) == 4 and all(p.read_bytes().startswith(b"%PDF") for p in pdfs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -144,11 +145,24 @@ def install_audit_log(app: FastAPI) -> None:
         return response
 
 
+AUDIT_OUTCOMES = ("accepted", "refused", "failed")
+
+
 def read_audit_log(
-    session: Session, *, jurisdiction: str, limit: int = 100, after_id: int = 0
+    session: Session,
+    *,
+    jurisdiction: str,
+    limit: int = 100,
+    after_id: int = 0,
+    action: str | None = None,
+    username: str | None = None,
+    outcome: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of users whose bureau lies in ``jurisdiction``'s subtree; rows without a known user
-    (refused before authentication) are shown to the province and central levels only."""
+    (refused before authentication) are shown to the province and central levels only. The
+    filters narrow by action (route name), user, outcome and time (``since`` ≤ at < ``until``)."""
     prefix = subtree_prefix(jurisdiction)
     rows = (
         session.execute(
@@ -158,6 +172,11 @@ def read_audit_log(
                 "b.jurisdiction_code AS jurisdiction FROM audit_log l "
                 "LEFT JOIN bureau b ON b.id = l.bureau_id WHERE l.id > :after AND "
                 "(b.jurisdiction_code LIKE :prefix || '%' OR (b.id IS NULL AND :root)) "
+                "AND (CAST(:action AS text) IS NULL OR l.action = :action) "
+                "AND (CAST(:user AS text) IS NULL OR l.username = :user) "
+                "AND (CAST(:outcome AS text) IS NULL OR l.outcome = :outcome) "
+                "AND (CAST(:since AS timestamptz) IS NULL OR l.at >= :since) "
+                "AND (CAST(:until AS timestamptz) IS NULL OR l.at < :until) "
                 "ORDER BY l.id LIMIT :lim"
             ),
             {
@@ -165,6 +184,11 @@ def read_audit_log(
                 "lim": limit,
                 "prefix": prefix,
                 "root": level_of(jurisdiction) <= 1,
+                "action": action,
+                "user": username,
+                "outcome": outcome,
+                "since": since,
+                "until": until,
             },
         )
         .mappings()

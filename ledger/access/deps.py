@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -33,12 +34,21 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token (`ledger tokens issue USER`), sent as `Authorization: Bearer <token>`",
+)
+
+
 def current_principal(
-    request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
 ) -> Principal:
-    if not authorization or not authorization.lower().startswith("bearer "):
+    if credentials is None or not credentials.credentials:
         raise Unauthenticated("send 'Authorization: Bearer <token>'")
-    principal = authenticate(session, authorization[7:].strip())
+    principal = authenticate(session, credentials.credentials.strip())
     request.state.principal = principal
     # Auditors read and never write: refused here once rather than in every write route. A
     # route that only records an audit act (a findings run) says so with AUDIT_ACTION.

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import random
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -197,6 +198,13 @@ def _correct(ctx: DemoContext, county: str, blocking: list[dict[str, Any]], n: i
     _upload(ctx, county, rosters[county], f"roster-{county}-corrected-{n}", mode="replace")
 
 
+def download_name(disposition: str) -> str:
+    """The UTF-8 file name a Content-Disposition header gives (RFC 6266 ``filename*``)."""
+    from urllib.parse import unquote
+
+    return Path(unquote(disposition.split("filename*=UTF-8''", 1)[1])).name
+
+
 def stage_released(ctx: DemoContext) -> dict[str, Any]:
     """Build each batch, correct what blocks, acknowledge warnings, release by a second user,
     and write the bank's CSV and pain.001 files into DIR/bank/."""
@@ -246,10 +254,9 @@ def stage_released(ctx: DemoContext) -> dict[str, Any]:
                 "POST", f"/batches/{batch_id}/release", user=checker, key=f"r-{batch_id}"
             ).json()
             banker = ctx.user("bank", bank)
-            csv_bytes = ctx.call("GET", f"/batches/{batch_id}/instructions.csv", user=banker)
-            (out / f"{batch_id}.csv").write_bytes(csv_bytes.content)
-            xml = ctx.call("GET", f"/batches/{batch_id}/instructions.xml", user=banker)
-            (out / f"{batch_id}.xml").write_bytes(xml.content)
+            for ext in ("csv", "xml"):
+                got = ctx.call("GET", f"/batches/{batch_id}/instructions.{ext}", user=banker)
+                (out / download_name(got.headers["content-disposition"])).write_bytes(got.content)
             batches += 1
             payouts += released["line_count"]
             total += int(Decimal(released["total"]) * 100)

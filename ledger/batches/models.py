@@ -11,7 +11,20 @@ PERIOD = r"^[0-9]{4}(0[1-9]|1[0-2])$"
 
 
 class BatchCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "county": "440103",
+                    "fund": "urban_minimum_living",
+                    "period": "202612",
+                    "bank_code": "ICBCGD",
+                    "reissue": [],
+                }
+            ]
+        },
+    )
     county: str = Field(pattern=r"^[0-9]{6}$", examples=["440103"])
     fund: str = Field(examples=["urban_minimum_living"])
     period: str = Field(pattern=PERIOD, examples=["202612"])
@@ -35,6 +48,25 @@ class BatchPublic(BaseModel):
     released_by: str | None
     released_at: datetime | None
     findings: dict[str, int] = {}
+
+
+class PayoutPublic(BaseModel):
+    """One payout line of a batch; the account masked."""
+
+    id: int
+    seq: int
+    reference: str
+    payee: str
+    account: str
+    household_size: int
+    township: str
+    village: str
+    amount: str
+    state: str
+    reason_code: str | None
+    raw_text: str | None
+    reissue_of: int | None
+    reissued_in: int | None
 
 
 class FindingPublic(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -22,10 +23,12 @@ from ledger.batches.models import (
     Cancelled,
     CheckRun,
     FindingPublic,
+    PayoutPublic,
     Released,
 )
 from ledger.errors import ERROR_RESPONSES, Conflict, Forbidden, ValidationFailed
 from ledger.money import fen_to_str
+from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
 
 router = APIRouter(tags=["batches"], responses=ERROR_RESPONSES)
 _CHUNK = 1 << 16
@@ -75,6 +78,68 @@ def build(body: BatchCreate, user: CurrentUser, write: Write) -> BatchPublic:
         audit_object=lambda b: ("payment_batch", b["id"]),
     )
     return _public(result)
+
+
+BatchStatus = Literal["draft", "released", "cancelled"]
+PayoutState = Literal["draft", "sent", "paid", "failed", "returned", "reissued", "cancelled"]
+
+
+@router.get("/batches", response_model=Page[BatchPublic], dependencies=[StrictQuery])
+def list_batches(
+    session: SessionDep,
+    user: CurrentUser,
+    bank: Annotated[str | None, Query(max_length=40, examples=["ICBCGD"])] = None,
+    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", examples=["440103"])] = None,
+    fund: Annotated[str | None, Query(max_length=40, examples=["urban_minimum_living"])] = None,
+    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$")] = None,
+    status: BatchStatus | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[BatchPublic]:
+    """The batches the caller may see: a bank those addressed to it, civil affairs and auditors
+    those of their subtree."""
+    require_role(user, "bank", "civil_affairs", "auditor", "admin")
+    rows = service.list_batches(
+        session,
+        principal=user,
+        bank=bank,
+        county=county,
+        fund=fund,
+        period=period,
+        status=status,
+        after_id=decode_cursor(cursor),
+        limit=limit,
+    )
+    return page_of(rows, limit, _public)
+
+
+@router.get(
+    "/batches/{batch_id:int}/payouts", response_model=Page[PayoutPublic], dependencies=[StrictQuery]
+)
+def list_payouts(
+    batch_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    state: PayoutState | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[PayoutPublic]:
+    """A batch's payout lines (e.g. ``state=failed`` to choose reissues), for whoever may read
+    the batch. Accounts are masked: in full they go only into the bank's instruction file."""
+    _may_read(user, service.get_batch(session, batch_id))
+    rows = service.list_payouts(
+        session, batch_id, state=state, after_id=decode_cursor(cursor), limit=limit
+    )
+    return page_of(rows, limit, payout_public)
+
+
+def payout_public(row: dict[str, Any]) -> PayoutPublic:
+    return PayoutPublic(
+        **{k: v for k, v in row.items() if k in PayoutPublic.model_fields},
+        payee=row["payee_name"],
+        account=row["account_masked"],
+        amount=fen_to_str(row["amount_fen"]),
+    )
 
 
 @router.get("/batches/{batch_id:int}", response_model=BatchPublic)
@@ -157,6 +222,12 @@ def cancel(batch_id: int, session: SessionDep, user: CurrentUser, write: Write) 
     return Cancelled(**result)
 
 
+def attachment(name: str) -> str:
+    """A download's Content-Disposition: an ASCII fallback and the UTF-8 name (RFC 6266)."""
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
 def _stream(spool: IO[bytes]) -> Iterator[bytes]:
     try:
         spool.seek(0)
@@ -204,7 +275,7 @@ def instruction_csv(
     return StreamingResponse(
         _stream(spool),  # type: ignore[arg-type]
         media_type=f"text/csv; charset={encoding}",
-        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'},
+        headers={"Content-Disposition": attachment(service.instruction_file_name(session, batch))},
     )
 
 
@@ -225,5 +296,7 @@ def instruction_xml(batch_id: int, session: SessionDep, user: CurrentUser) -> St
     return StreamingResponse(
         _stream(spool),  # type: ignore[arg-type]
         media_type="application/xml",
-        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.xml"'},
+        headers={
+            "Content-Disposition": attachment(service.instruction_file_name(session, batch, "xml"))
+        },
     )

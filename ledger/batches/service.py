@@ -7,6 +7,7 @@ UPDATE to release; only the Merkle digest streams the lines through Python, in b
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,12 +15,15 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from ledger.access.audit import subtree_prefix
+from ledger.access.service import Principal
 from ledger.batches.instruction_files import InstructionHeader, InstructionLine
 from ledger.checks.batch_rules import BatchScope, run_batch_checks, same_person_twice
 from ledger.domain import merkle_root, payout_leaf, release_lines
 from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ledger.journal.service import post_entry
 from ledger.jurisdictions.catalog import resolve_fund
+from ledger.jurisdictions.service import fund_code
 from ledger.pii import account_key, decrypt
 from ledger.roster.service import entitled_sql
 
@@ -528,3 +532,92 @@ def opened_account(key: str, enc: str, *, batch_id: int, seq: int) -> str:
             [{"line": seq, "field": "account", "reason": "account changed outside the service"}],
         )
     return account
+
+
+def list_batches(
+    session: Session,
+    *,
+    principal: Principal,
+    bank: str | None = None,
+    county: str | None = None,
+    fund: str | None = None,
+    period: str | None = None,
+    status: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Batches the principal may see, oldest first, up to ``limit + 1`` (the extra row says a
+    next page exists): a bank only those addressed to it, everyone else those of their subtree."""
+    if principal.role == "bank":
+        if bank is not None and bank != principal.bank_code:
+            raise Forbidden(
+                f"a bank user sees only the batches of bank {principal.bank_code}",
+                [{"field": "bank", "reason": "not your bank"}],
+            )
+        bank, prefix = principal.bank_code, ""
+    else:
+        prefix = subtree_prefix(principal.jurisdiction)
+    rows = session.execute(
+        text(
+            "SELECT id, county_code, fund_code, period, bank_code, status, line_count, total_fen, "
+            "merkle_root, release_entry_id, created_by, created_at, released_by, released_at "
+            "FROM payment_batch WHERE id > :after AND county_code LIKE :prefix || '%' "
+            "AND (CAST(:bank AS text) IS NULL OR bank_code = :bank) "
+            "AND (CAST(:county AS text) IS NULL OR county_code = :county) "
+            "AND (CAST(:fund AS text) IS NULL OR fund_code = :fund) "
+            "AND (CAST(:period AS text) IS NULL OR period = :period) "
+            "AND (CAST(:status AS text) IS NULL OR status = :status) ORDER BY id LIMIT :lim"
+        ),
+        {
+            "after": after_id,
+            "prefix": prefix,
+            "bank": bank,
+            "county": county,
+            "fund": fund_code(session, fund) if fund else None,
+            "period": period,
+            "status": status,
+            "lim": limit + 1,
+        },
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def list_payouts(
+    session: Session,
+    batch_id: int,
+    *,
+    state: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """A batch's payout lines in id order (up to ``limit + 1``), the account masked: who may
+    read the batch may read its lines; the full account is only in the bank's instruction file."""
+    rows = session.execute(
+        text(
+            "SELECT o.id, o.seq, o.reference, o.payee_name, o.account_masked, o.household_size, "
+            "o.township, o.village, o.amount_fen, o.state, o.reason_code, o.raw_text, o.reissue_of, "
+            "(SELECT r.batch_id FROM payout r WHERE r.reissue_of = o.id) AS reissued_in "
+            "FROM payout o WHERE o.batch_id = :b AND o.id > :after "
+            "AND (CAST(:state AS text) IS NULL OR o.state = :state) ORDER BY o.id LIMIT :lim"
+        ),
+        {"b": batch_id, "after": after_id, "state": state, "lim": limit + 1},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def instruction_file_name(session: Session, batch: dict[str, Any], ext: str = "csv") -> str:
+    """``ICBCGD_440103_荔湾区_城市低保_202406_批次12.csv``: bank, county, fund, period, batch —
+    a name a bank clerk can file without opening it."""
+    county = session.execute(
+        text("SELECT name FROM jurisdiction WHERE code = :c"), {"c": batch["county_code"]}
+    ).scalar()
+    spec = resolve_fund(batch["fund_code"])
+    parts = [
+        batch["bank_code"],
+        batch["county_code"].strip(),
+        str(county or ""),
+        spec.name if spec else batch["fund_code"],
+        batch["period"].strip(),
+        f"批次{batch['id']}",
+    ]
+    return re.sub(r'[\\/:*?"<>|\s]+', "-", "_".join(p for p in parts if p)) + f".{ext}"

@@ -36,12 +36,40 @@ class _DocumentBase(BaseModel):
 class AllocationCreate(_DocumentBase):
     """Own-budget money into a fund's special account: Dr special cash / Cr appropriation revenue."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "粤财社〔2026〕12号",
+                    "fiscal_year": 2026,
+                    "amount": "1000000.00",
+                    "fund": "urban_minimum_living",
+                    "memo": "2026年城市低保省级资金",
+                }
+            ]
+        },
+    )
     fund: str = Field(examples=["urban_minimum_living"])
 
 
 class TransferCreate(_DocumentBase):
     """To a direct child: the issuer's special cash to the receiver's, one entry on both books."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "粤财社〔2026〕13号",
+                    "fiscal_year": 2026,
+                    "amount": "600000.00",
+                    "fund": "urban_minimum_living",
+                    "to_jurisdiction": "440100",
+                }
+            ]
+        },
+    )
     fund: str = Field(examples=["urban_minimum_living"])
     to_jurisdiction: str = Field(pattern=r"^[0-9]{6}$", examples=["440100"])
 
@@ -49,6 +77,21 @@ class TransferCreate(_DocumentBase):
 class ReallocationCreate(_DocumentBase):
     """Between two funds of the issuing jurisdiction: two entries, each balanced in its fund."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "穗财社〔2026〕5号",
+                    "fiscal_year": 2026,
+                    "amount": "50000.00",
+                    "from_fund": "urban_minimum_living",
+                    "to_fund": "rural_minimum_living",
+                    "memo": "年中调剂",
+                }
+            ]
+        },
+    )
     from_fund: str = Field(examples=["urban_minimum_living"])
     to_fund: str = Field(examples=["rural_minimum_living"])
 

@@ -29,6 +29,7 @@ from ledger.documents.models import (
 )
 from ledger.errors import ERROR_RESPONSES, Forbidden
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
+from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
 
@@ -144,6 +145,34 @@ def withdraw(
 ) -> DocumentPublic:
     """Withdraw one's own draft, with a reason."""
     return _decide(session, user, write, document_id, "withdrawn", body)
+
+
+DocumentStatus = Literal["draft", "posted", "rejected", "withdrawn", "reversed"]
+
+
+@router.get("/documents", response_model=Page[DocumentPublic], dependencies=[StrictQuery])
+def list_documents(
+    session: SessionDep,
+    user: CurrentUser,
+    status: DocumentStatus | None = None,
+    awaiting_me: Annotated[
+        bool, Query(description="drafts of my bureau made by someone else: mine to decide")
+    ] = False,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[DocumentPublic]:
+    """Documents issued by or addressed to the caller's subtree; ``status=draft&awaiting_me=true``
+    is the caller's approval queue."""
+    require_role(user, "finance", "auditor", "admin")
+    rows = service.document_queue(
+        session,
+        principal=user,
+        status=status,
+        awaiting_me=awaiting_me,
+        after_id=decode_cursor(cursor),
+        limit=limit,
+    )
+    return page_of(rows, limit, lambda r: DocumentPublic(**r))
 
 
 @router.get("/documents/{document_id:int}", response_model=DocumentPublic)

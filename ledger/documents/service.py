@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ledger.access.audit import subtree_prefix
 from ledger.access.service import Principal
 from ledger.domain import allocation_lines, period_of, reallocation_lines, transfer_lines
 from ledger.errors import Conflict, Forbidden, NotFound, PeriodClosed, ValidationFailed
@@ -288,6 +289,43 @@ def list_documents(
                 "ORDER BY d.id LIMIT :lim"
             ),
             {"j": jurisdiction, "y": fiscal_year, "s": status, "after": after_id, "lim": limit},
+        )
+        .mappings()
+        .all()
+    )
+    return [_public(r) for r in rows]
+
+
+def document_queue(
+    session: Session,
+    *,
+    principal: Principal,
+    status: str | None = None,
+    awaiting_me: bool = False,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Documents issued by or addressed to the principal's subtree, in id order (up to
+    ``limit + 1``). ``awaiting_me``: drafts of the principal's own bureau made by someone else —
+    the ones this user may approve or reject."""
+    prefix = subtree_prefix(principal.jurisdiction)
+    rows = (
+        session.execute(
+            text(
+                _SELECT + "WHERE (d.jurisdiction_code LIKE :p || '%' OR d.to_jurisdiction LIKE "
+                ":p || '%') AND (CAST(:s AS text) IS NULL OR d.status = :s) AND (NOT :mine OR "
+                "(d.status = 'draft' AND d.bureau_id = :bureau AND d.created_by <> :uid)) "
+                "AND d.id > :after ORDER BY d.id LIMIT :lim"
+            ),
+            {
+                "p": prefix,
+                "s": status,
+                "mine": awaiting_me,
+                "bureau": principal.bureau_id,
+                "uid": principal.user_id,
+                "after": after_id,
+                "lim": limit + 1,
+            },
         )
         .mappings()
         .all()

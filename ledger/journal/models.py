@@ -85,7 +85,12 @@ class ReversalCreate(BaseModel):
     """A reversal document's draft: the reason is required; it posts when a second finance user
     of the bureau that issued the original approves it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "重复拨付，予以冲销", "number": "粤财社〔2026〕冲12号"}]
+        },
+    )
     reason: str = Field(min_length=2, max_length=500, examples=["重复拨付，予以冲销"])
     effective_date: date | None = Field(
         default=None, description="In the open period; defaults to today"

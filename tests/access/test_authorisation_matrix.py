@@ -141,7 +141,9 @@ def _body(route: APIRoute, tier: Tier | None, inside: bool) -> Any:
 
 
 def api_routes(app: Any) -> list[tuple[str, APIRoute]]:
-    """(effective path, route) of every API route, through included routers too."""
+    """(effective path, route) of every API route, through included routers too. Routes left
+    out of the OpenAPI (the console's pages and the docs) are not bearer API: the console's
+    guards are tested in tests/console."""
     out: list[tuple[str, APIRoute]] = []
     for route in app.routes:
         if isinstance(route, APIRoute):
@@ -149,7 +151,7 @@ def api_routes(app: Any) -> list[tuple[str, APIRoute]]:
         for ctx in getattr(route, "effective_route_contexts", list)():
             if isinstance(ctx.original_route, APIRoute):
                 out.append((ctx.path_format or ctx.original_route.path_format, ctx.original_route))
-    return out
+    return [(path, route) for path, route in out if route.include_in_schema]
 
 
 def _call(

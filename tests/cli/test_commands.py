@@ -35,6 +35,10 @@ def test_users_tokens_and_verify_for_people_and_for_scripts(cli: CliRunnerOn) ->
     table = cli("users", "list")
     assert "lw-fin" in table.stdout and "440103 荔湾区" in table.stdout
 
+    short = cli("users", "passwd", "lw-fin", "--password", "short")
+    assert short.exit_code != 0 and "at least" in short.stderr
+    assert cli("users", "passwd", "lw-fin", "--password", "a-long-passphrase").exit_code == 0
+
     assert json.loads(cli("tokens", "revoke", token, "--json").stdout) == {"revoked": 1}
     again = cli("tokens", "revoke", token)
     assert again.exit_code == 3 and "no such active token" in again.stderr

@@ -1,0 +1,142 @@
+"""The console's guards over HTTP: login, CSRF on every form, session expiry, a bank kept to its
+own batches, and a double-submitted form replaying its first answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from tests.console.helpers import PASSWORD, hidden, login, other_bank_user, with_password
+from tests.roster import helpers as r
+
+
+def _built(client: Any, session: Session) -> tuple[r.County, int]:
+    c = r.county(session)
+    assert r.upload(client, c, r.csv_of(r.rows(c.code, 2))).status_code == 201
+    return c, r.build(client, c).json()["id"]
+
+
+def test_login_sets_a_strict_httponly_cookie_and_a_wrong_password_is_refused(
+    app: Any, session: Session
+) -> None:
+    c, _ = _built(TestClient(app), session)
+    with_password(session, c.maker)
+    browser = TestClient(app)
+    page = browser.get("/login")
+    wrong = browser.post(
+        "/login",
+        data={
+            "username": c.maker.username,
+            "password": "nope",
+            "csrf_token": hidden(page.text, "csrf_token"),
+        },
+    )
+    assert wrong.status_code == 401 and "用户名或密码不正确" in wrong.text
+    cookie = login(browser, c.maker).headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert browser.get("/console/batches").status_code == 200
+    assert (
+        session.execute(
+            text("SELECT count(*) FROM audit_log WHERE action = 'console_login' AND username = :u"),
+            {"u": c.maker.username},
+        ).scalar_one()
+        == 1
+    )
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
+    app: Any, session: Session
+) -> None:
+    c, batch_id = _built(TestClient(app), session)
+    with_password(session, c.checker)
+    browser = TestClient(app)
+    login(browser, c.checker)
+    page = browser.get(f"/console/batches/{batch_id}")
+    for token in (None, "forged-token-forged-token-forged-token"):
+        data = {"form_key": hidden(page.text, "form_key")}
+        if token:
+            data["csrf_token"] = token
+        refused = browser.post(f"/console/batches/{batch_id}/release", data=data)
+        assert refused.status_code == 403 and "CSRF" in refused.text
+    status = session.execute(
+        text("SELECT status FROM payment_batch WHERE id = :b"), {"b": batch_id}
+    ).scalar_one()
+    assert status == "draft"
+    assert (
+        session.execute(
+            text(
+                "SELECT count(*) FROM audit_log WHERE outcome = 'refused' AND username = :u "
+                "AND action = 'release'"
+            ),
+            {"u": c.checker.username},
+        ).scalar_one()
+        == 2
+    )
+
+
+def test_an_expired_session_goes_back_to_the_login_page(app: Any, session: Session) -> None:
+    c, _ = _built(TestClient(app), session)
+    with_password(session, c.maker)
+    browser = TestClient(app)
+    login(browser, c.maker)
+    assert browser.get("/console/batches").status_code == 200
+    session.execute(
+        text(
+            "UPDATE web_session SET created_at = created_at - interval '9 hours', "
+            "expires_at = created_at - interval '1 hour'"
+        )
+    )
+    session.commit()
+    gone = browser.get("/console/batches", follow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["location"].startswith("/login")
+    assert "过期" in browser.get(gone.headers["location"]).text
+
+
+def test_a_bank_cannot_reach_another_banks_batch(app: Any, session: Session) -> None:
+    client = TestClient(app)
+    c, batch_id = _built(client, session)
+    assert r.release(client, c, batch_id).status_code == 200
+    teller = with_password(session, other_bank_user(session))
+    browser = TestClient(app)
+    login(browser, teller)
+    for path in (
+        f"/console/batches/{batch_id}",
+        f"/console/batches/{batch_id}/instructions.csv",
+    ):
+        refused = browser.get(path)
+        assert refused.status_code == 403, path
+        assert "another bank" in refused.text or "不" in refused.text
+    assert f"批次 {batch_id}" not in browser.get("/console/batches").text
+    own = TestClient(app)
+    login(own, with_password(session, c.bank))
+    assert own.get(f"/console/batches/{batch_id}").status_code == 200
+
+
+def test_a_double_submitted_release_replays(app: Any, session: Session) -> None:
+    c, batch_id = _built(TestClient(app), session)
+    with_password(session, c.checker)
+    browser = TestClient(app)
+    login(browser, c.checker)
+    page = browser.get(f"/console/batches/{batch_id}").text
+    form = {
+        "csrf_token": hidden(page, "csrf_token"),
+        "form_key": hidden(page, "form_key") + "-release",
+    }
+    for _ in range(2):
+        done = browser.post(
+            f"/console/batches/{batch_id}/release", data=form, follow_redirects=False
+        )
+        assert done.status_code == 303, done.text
+    assert (
+        session.execute(
+            text(
+                "SELECT count(*) FROM audit_log WHERE action = 'release' AND outcome = 'accepted' "
+                "AND detail ->> 'replayed' = 'true'"
+            )
+        ).scalar_one()
+        == 1
+    )
+    assert PASSWORD not in page
