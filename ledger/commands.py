@@ -172,8 +172,9 @@ def _flow_tables(doc: dict[str, Any]) -> list[Table]:
             + [cell(f, up[f]) for f in figures]
             + [up["execution_rate"] or "-"]
         )
-        for child in node["children"]:
-            walk(child, depth + 1)
+        for child in node["children"]:  # the nodes the fund never reached are left out
+            if any(child["rolled_up"][f] != "0.00" for f in figures):
+                walk(child, depth + 1)
 
     walk(doc["root"], 0)
     title = f"fund flow of {terminal.fund_label(doc['fund'])}, {doc['fiscal_year']} (rolled up)"
