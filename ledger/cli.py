@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from ledger import db, terminal
 from ledger.access import service as access
+from ledger.access.deps import require_scope
 from ledger.access.models import (
     BankCreate,
     BankPublic,
@@ -419,13 +420,19 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         terminal.stdout.print(terminal.key_values("ledger demo", rows))
 
     def _admin_write(
-        action: str, work: Callable[[Any], Any], object_type: str, object_id: str | None = None
+        action: str,
+        work: Callable[[Any], Any],
+        object_type: str,
+        object_id: str | None = None,
+        scope: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """An administration write: as the operator of this machine, or as the ``--as`` user,
-        who must then be a province administrator as over the API."""
+        who must then be a province administrator whose scope covers ``scope``, as over the API."""
         principal = acting_or_none()
         if principal is not None:
             require_admin(principal)
+            for jurisdiction in scope:
+                require_scope(principal, jurisdiction)
         return operator_write(
             db.get_engine(),
             action=action,
@@ -460,6 +467,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             ),
             "bank",
             code,
+            scope=tuple(request.counties),
         )
         terminal.show(BankPublic(**made), as_json=as_json, title=f"bank {code}")
 
@@ -497,6 +505,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             lambda s: access.add_user(s, **request.model_dump()),
             "app_user",
             username,
+            scope=(jurisdiction,),
         )
         if as_json:
             print_json(UserPublic(**made).model_dump(mode="json"))

@@ -77,6 +77,8 @@ def require_admin(user: Principal) -> None:
 def create_bank(body: BankCreate, user: CurrentUser, write: Write) -> BankPublic:
     """Register a bank (or add counties it serves): a province administrator."""
     require_admin(user)
+    for county in body.counties:
+        require_scope(user, county)
     result = write.run(
         lambda s: service.add_bank(s, code=body.code, name=body.name, counties=body.counties),
         operation="bank_add",
@@ -97,6 +99,7 @@ def read_banks(session: SessionDep, user: CurrentUser) -> list[BankPublic]:
 def create_user(body: UserCreate, user: CurrentUser, write: Write) -> UserPublic:
     """Create a user of a bureau (the bureau is made when new): a province administrator."""
     require_admin(user)
+    require_scope(user, body.jurisdiction)
     result = write.run(
         lambda s: service.add_user(s, **body.model_dump()),
         operation="user_add",
