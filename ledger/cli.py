@@ -19,6 +19,19 @@ from typer.core import TyperGroup
 
 from ledger import db, terminal
 from ledger.access import service as access
+from ledger.access.deps import require_scope
+from ledger.access.models import (
+    BankCreate,
+    BankPublic,
+    TokenCreate,
+    TokenIssued,
+    TokensRevoked,
+    UserCreate,
+    UserPublic,
+)
+from ledger.access.routes import require_admin
+from ledger.acting import acting_as, acting_or_none
+from ledger.commands import body
 from ledger.config import get_settings
 from ledger.db import session_scope
 from ledger.errors import Forbidden, NotFound
@@ -38,6 +51,7 @@ class LedgerGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         json_errors = _json_errors.set(False)
+        acting = acting_as.set(None)
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
@@ -56,6 +70,7 @@ class LedgerGroup(TyperGroup):
             raise typer.Exit(code) from None
         finally:
             _json_errors.reset(json_errors)
+            acting_as.reset(acting)
             db.release_embedded()
 
 
@@ -92,6 +107,8 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
     )
     users_app = typer.Typer(help="Operators: bureaus and users", no_args_is_help=True)
     tokens_app = typer.Typer(help="Operators: API tokens", no_args_is_help=True)
+    banks_app = typer.Typer(help="Banks and the counties they pay in", no_args_is_help=True)
+    app.add_typer(banks_app, name="banks")
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
@@ -99,6 +116,15 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
     @app.callback()
     def main(
         ctx: typer.Context,
+        as_user: Annotated[
+            str | None,
+            typer.Option(
+                "--as",
+                envvar="LEDGER_AS",
+                metavar="USERNAME",
+                help="Act as this user: their role, scope and four-eyes rules, as over the API",
+            ),
+        ] = None,
         debug: Annotated[
             bool, typer.Option("--debug", help="Show the traceback of an error")
         ] = False,
@@ -110,6 +136,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         ] = False,
     ) -> None:
         ctx.meta["ledger.debug"] = debug
+        acting_as.set(as_user)
 
     @db_app.command("upgrade")
     def db_upgrade(revision: str = "heads") -> None:
@@ -423,6 +450,67 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         )
         terminal.stdout.print(terminal.key_values("ledger demo", rows))
 
+    def _admin_write(
+        action: str,
+        work: Callable[[Any], Any],
+        object_type: str,
+        object_id: str | None = None,
+        scope: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """An administration write: as the operator of this machine, or as the ``--as`` user,
+        who must then be a province administrator whose scope covers ``scope``, as over the API."""
+        principal = acting_or_none()
+        if principal is not None:
+            require_admin(principal)
+            for jurisdiction in scope:
+                require_scope(principal, jurisdiction)
+        return operator_write(
+            db.get_engine(),
+            action=action,
+            operator=operator_name(),
+            principal=principal,
+            object_type=object_type,
+            object_id=object_id,
+            work=work,
+        )
+
+    def _admin_read() -> None:
+        principal = acting_or_none()
+        if principal is not None:
+            require_admin(principal)
+
+    @banks_app.command("add")
+    def banks_add(
+        code: Annotated[str, typer.Argument(help="Bank code, e.g. ICBCGD")],
+        name: Annotated[str, typer.Argument(help="Bank name, e.g. 中国工商银行广东省分行")],
+        county: Annotated[
+            list[str] | None, typer.Option("--county", help="A county it pays in (repeat)")
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Register a bank and the counties it serves (again: add counties)."""
+        _json_mode(as_json)
+        request = body(BankCreate, code=code, name=name, counties=county or [])
+        made = _admin_write(
+            "cli:banks add",
+            lambda s: access.add_bank(
+                s, code=request.code, name=request.name, counties=request.counties
+            ),
+            "bank",
+            code,
+            scope=tuple(request.counties),
+        )
+        terminal.show(BankPublic(**made), as_json=as_json, title=f"bank {code}")
+
+    @banks_app.command("list")
+    def banks_list(as_json: JsonOpt = False) -> None:
+        """Every bank and the counties it pays in."""
+        _json_mode(as_json)
+        _admin_read()
+        with session_scope() as session:
+            rows = [BankPublic(**b) for b in access.list_banks(session)]
+        terminal.show(rows, as_json=as_json, title="banks")
+
     @users_app.command("add")
     def users_add(
         username: str,
@@ -434,44 +522,27 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         as_json: JsonOpt = False,
     ) -> None:
         """Create a user (and its bureau when new)."""
-        from ledger.jurisdictions.service import get_jurisdiction
-
         _json_mode(as_json)
-        kind = access.ROLE_BUREAU.get(role)
-        if kind is None:
+        if role not in access.ROLES:
             raise typer.BadParameter(
                 f"must be one of {', '.join(access.ROLES)}", param_hint="--role"
             )
-        with session_scope() as session:
-            get_jurisdiction(session, jurisdiction)
-
-        def work(session: Any) -> dict[str, Any]:
-            bureau_id = access.create_bureau(
-                session, jurisdiction=jurisdiction, kind=kind, name=bureau, bank_code=bank
-            )
-            uid = access.create_user(
-                session,
-                username=username,
-                display_name=display_name or username,
-                bureau_id=bureau_id,
-                role=role,
-            )
-            return {"user_id": uid, "bureau_id": bureau_id}
-
-        made = operator_write(
-            db.get_engine(),
-            action="cli:users add",
-            operator=operator_name(),
-            object_type="app_user",
-            object_id=username,
-            work=work,
+        request = body(
+            UserCreate, username=username, jurisdiction=jurisdiction, role=role, bureau=bureau,
+            display_name=display_name, bank_code=bank,
+        )  # fmt: skip
+        made = _admin_write(
+            "cli:users add",
+            lambda s: access.add_user(s, **request.model_dump()),
+            "app_user",
+            username,
+            scope=(jurisdiction,),
         )
-        uid, bureau_id = made["user_id"], made["bureau_id"]
         if as_json:
-            print_json({"id": uid, "username": username, "role": role, "bureau_id": bureau_id})
+            print_json(UserPublic(**made).model_dump(mode="json"))
             return
         console.print(
-            f"user {username} created (id {uid}): {role} of {bureau}, "
+            f"user {username} created (id {made['id']}): {role} of {bureau}, "
             f"{jurisdiction_label(jurisdiction)}"
         )
 
@@ -508,19 +579,21 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         from ledger.jurisdictions.service import get_jurisdiction
 
         _json_mode(as_json)
+        _admin_read()
         with session_scope() as session:
             if jurisdiction is not None:
                 get_jurisdiction(session, jurisdiction)
             rows = access.list_users(session, jurisdiction=jurisdiction)
         if as_json:
-            print_json([{**r, "jurisdiction": r["jurisdiction"].strip()} for r in rows])
+            print_json([UserPublic(**r).model_dump(mode="json") for r in rows])
             return
         terminal.stdout.print(
             table(
                 "users" + (f" of {jurisdiction_label(jurisdiction)}" if jurisdiction else ""),
-                ["username", "role", "jurisdiction", "bureau", "bank", "state", "tokens"],
+                ["id", "username", "role", "jurisdiction", "bureau", "bank", "state", "tokens"],
                 [
                     [
+                        r["id"],
                         r["username"],
                         r["role"],
                         jurisdiction_label(r["jurisdiction"]),
@@ -540,27 +613,28 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         username: str, days: int = 30, label: str = "", as_json: JsonOpt = False
     ) -> None:
         """Issue an API token; it is printed once and stored only hashed."""
-        from sqlalchemy import text
-
         _json_mode(as_json)
         with session_scope() as session:
-            uid = session.execute(
-                text("SELECT id FROM app_user WHERE username = :u"), {"u": username}
-            ).scalar()
-        if uid is None:
-            raise NotFound(f"no user {username}", [{"field": "username", "reason": "unknown user"}])
-        token = operator_write(
-            db.get_engine(),
-            action="cli:tokens issue",
-            operator=operator_name(),
-            object_type="app_user",
-            object_id=username,
-            work=lambda s: {"token": access.issue_token(s, user_id=uid, days=days, label=label)},
-        )["token"]
+            user = access.principal_of(session, username)
+        request = body(TokenCreate, days=days, label=label)
+        made = _admin_write(
+            "cli:tokens issue",
+            lambda s: {
+                "user_id": user.user_id,
+                "username": username,
+                "token": access.issue_token(
+                    s, user_id=user.user_id, days=request.days, label=request.label
+                ),
+                "days": request.days,
+                "label": request.label,
+            },
+            "app_user",
+            username,
+        )
         if as_json:
-            print_json({"username": username, "token": token, "days": days, "label": label})
+            print_json(TokenIssued(**made).model_dump(mode="json"))
             return
-        print(token)
+        print(made["token"])
         console.print(f"token for {username}, valid {days} days; it is not shown again")
 
     @tokens_app.command("revoke")
@@ -574,20 +648,18 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
         _json_mode(as_json)
         if (token, token_id, user).count(None) != 2:
             raise typer.BadParameter("give exactly one of: TOKEN, --id, --user")
-        count = operator_write(
-            db.get_engine(),
-            action="cli:tokens revoke",
-            operator=operator_name(),
-            object_type="api_token",
-            object_id=str(token_id) if token_id else user,
-            work=lambda s: {
+        count = _admin_write(
+            "cli:tokens revoke",
+            lambda s: {
                 "revoked": access.revoke_tokens(s, token=token, token_id=token_id, username=user)
             },
+            "api_token",
+            str(token_id) if token_id else user,
         )["revoked"]
         if not count:
             raise NotFound("no such active token", [{"field": "token", "reason": "not live"}])
         if as_json:
-            print_json({"revoked": count})
+            print_json(TokensRevoked(revoked=count).model_dump(mode="json"))
             return
         console.print(f"revoked {count} token(s)")
 

@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from ledger import cli as core_cli
-from ledger import demo
+from ledger import commands, demo
 from ledger.access.audit import install_audit_log  # access & documents
 from ledger.access.routes import router as access_router  # access & documents
 from ledger.api import install_error_handlers, install_request_ids
@@ -25,7 +25,7 @@ from ledger.journal.routes import router as books_router
 from ledger.journal.verify import EXTRA_CHECKS
 from ledger.limits import UploadLimit  # reliability
 from ledger.roster.routes import router as roster_router  # batches
-from reconciliation.cli import app as reconcile_cli
+from reconciliation import cli as reconcile_cli
 from reconciliation.demo import stage_reconciled
 from reconciliation.routes import router as reconciliation_router
 from reconciliation.service import check_suspense
@@ -84,11 +84,15 @@ DEMO_STAGES: list[demo.Stage] = [
 ]
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
-cli.add_typer(reconcile_cli, name="reconcile")  # reconciliation
+commands.mount(cli)  # the API's ledger operations as commands
+cli.add_typer(reconcile_cli.bank_files_app, name="bank-files")  # reconciliation
+cli.add_typer(reconcile_cli.exceptions_app, name="exceptions")  # reconciliation
 cli.add_typer(report_cli.report_app, name="report")  # reports: ledger report disclosure|audit
+cli.add_typer(report_cli.findings_app, name="findings")  # reports
 cli.command("worker")(jobs_cli.worker)  # reliability: ledger worker
 cli.add_typer(jobs_cli.jobs_app, name="jobs")  # reliability: ledger jobs show ID
 cli.command("checkpoint")(evidence_cli.checkpoint)  # evidence
+cli.add_typer(evidence_cli.checkpoints_app, name="checkpoints")  # evidence
 cli.add_typer(evidence_cli.proof_app, name="proof")  # evidence: ledger proof consistency
 if check_suspense not in EXTRA_CHECKS:
     EXTRA_CHECKS.append(check_suspense)  # reconciliation: suspense = unplaced bank lines

@@ -251,9 +251,14 @@ def operator_write(
     principal: Principal | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
+    operation: str | None = None,
+    audit_object: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A write from the command line or the demo: the same unit of work, audited as the
-    operator (or as the named user when the command acts for one)."""
+    operator (or as the named user when the command acts for one). ``operation`` (default: the
+    action) scopes the idempotency key, as a route's operation does."""
     trail = AuditTrail(action=action, object_type=object_type, object_id=object_id)
     uow = UnitOfWork(engine, trail=trail, principal=principal, operator=operator)
-    return uow.run(work, operation=action, key=key, body=body).body
+    return uow.run(
+        work, operation=operation or action, key=key, body=body, audit_object=audit_object
+    ).body

@@ -16,6 +16,7 @@ from ledger.access.deps import (
     RequestWrite,
     SessionDep,
     Write,
+    Writer,
     require_role,
 )
 from ledger.access.service import Principal
@@ -107,9 +108,31 @@ def upload_bank_file(
     The same bytes again return the first import (200) and apply nothing; a replay of the same
     key answers as the first time did. A file larger than LEDGER_JOB_THRESHOLD_BYTES is applied
     by a job: ``202`` with ``Location: /jobs/{id}``; the job's result is this answer."""
+    return import_bank_file_as(
+        RequestWrite(request, response, user, key),
+        user=user,
+        data=data,
+        batch_id=batch_id,
+        county=county,
+        fund=fund,
+        filename=filename,
+    )
+
+
+def import_bank_file_as(
+    write: Writer,
+    *,
+    user: Principal,
+    data: bytes,
+    batch_id: int | None = None,
+    county: str | None = None,
+    fund: str | None = None,
+    filename: str = "",
+) -> BankFilePublic | JSONResponse:
+    """A bank's file imported by its bank user (the route's and ``ledger bank-files import``)."""
+    require_role(user, "bank")
     body = {"sha256": hashlib.sha256(data).hexdigest(), "batch_id": batch_id, "county": county}
-    write = RequestWrite(request, response, user, key)
-    if queues(data):
+    if isinstance(write, RequestWrite) and queues(data):  # a large upload: a job answers
         params = {
             "principal": asdict(user),
             "batch_id": batch_id,

@@ -6,15 +6,24 @@ from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy.orm import Session
 
+from ledger import terminal
+from ledger.access.deps import require_public_scope
+from ledger.acting import CommandWrite, acting, acting_or_none, read
+from ledger.commands import body
 from ledger.db import get_engine, session_scope
-from ledger.uow import operator_write
-from reports import data, service
+from ledger.jurisdictions.service import get_jurisdiction
+from ledger.terminal import show
+from ledger.uow import operator_name, operator_write
+from reports import data, findings, routes, service
+from reports.models import FindingRunCreate
+from reports.scope import check_period, report_scope
 
 console = Console(stderr=True)
 report_app = typer.Typer(
@@ -26,6 +35,7 @@ PeriodOpt = Annotated[
     str, typer.Option("--period", help="YYYYMM, e.g. $(date +%Y%m) for the current month")
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="PDF file to write")]
+OutCsvOpt = Annotated[Path, typer.Option("--out", help="CSV file to write")]
 ByOpt = Annotated[str, typer.Option("--by", help="Recorded as who generated the file")]
 
 
@@ -39,7 +49,15 @@ def _recorded(
         built.append(build(s))
         return {"record_id": built[0].record_id}
 
-    operator_write(get_engine(), action=action, operator=by, object_type="report_record", work=work)
+    principal = acting_or_none()
+    operator_write(
+        get_engine(),
+        action=action,
+        operator=by,
+        principal=principal,
+        object_type="report_record",
+        work=work,
+    )
     return built[0]
 
 
@@ -69,7 +87,12 @@ def disclosure(
     ] = False,
     large_print: Annotated[bool, typer.Option("--large-print", help="14 pt text")] = False,
 ) -> None:
-    """The public disclosure (公示) of one jurisdiction, fund and period."""
+    """The public disclosure (公示) of one jurisdiction, fund and period (with --as: any role
+    whose scope covers it, recorded as that user)."""
+    user = acting_or_none()
+    if user is not None:
+        require_public_scope(user, jurisdiction)
+        by = user.username
     start = date.fromisoformat(notice_from) if notice_from else None
     villages: list[data.Village | None] = [None]
     if per_village:
@@ -94,7 +117,12 @@ def disclosure(
 
 @report_app.command("audit")
 def audit(jurisdiction: JurisdictionOpt, period: PeriodOpt, out: OutOpt, by: ByOpt = "cli") -> None:
-    """The audit report (审计报告) of one jurisdiction and period."""
+    """The audit report (审计报告) of one jurisdiction and period (with --as: its own bureaus
+    and auditors, recorded as that user)."""
+    user = acting_or_none()
+    if user is not None:
+        routes.require_audit_reader(user, jurisdiction)
+        by = user.username
     built = _recorded(
         "cli:report audit",
         by,
@@ -165,3 +193,100 @@ def payouts_export(
         ),
     )
     _done(built, out)
+
+
+findings_app = typer.Typer(
+    help="Findings of the rules: list, run and keep, export", no_args_is_help=True
+)
+CodeArg = Annotated[str, typer.Argument(help="Division code, e.g. 440103")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output: the API's JSON answer")]
+
+
+@report_app.command("records")
+def records(
+    jurisdiction: JurisdictionOpt,
+    sha256: Annotated[
+        str | None, typer.Option(help="A file's SHA-256: where did it come from")
+    ] = None,
+    period: Annotated[str | None, typer.Option(help="YYYYMM")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """The register of generated reports of a jurisdiction's subtree."""
+    user = acting()
+    rows = read(lambda s: routes.read_records(s, user, jurisdiction, sha256, period, limit))
+    columns = [
+        "id",
+        "kind",
+        "jurisdiction",
+        "fund",
+        "period",
+        "sha256",
+        "size_bytes",
+        "generated_by",
+        "generated_at",
+    ]
+    show(rows, as_json=as_json, title="report records",
+         render=lambda d: [terminal.rows_table("report records", d, columns)])  # fmt: skip
+
+
+def _findings_tables(doc: dict[str, Any]) -> list[Table]:
+    title = f"findings of {terminal.jurisdiction_label(doc['jurisdiction'])}, {doc['period']}"
+    columns = ["rule", "severity", "count", "open", "acknowledged", "resolved"]
+    detail = ["finding_id", "rule", "severity", "jurisdiction", "batch_id", "message", "status"]
+    return [
+        terminal.rows_table(f"{title} ({doc['count']} distinct)", doc["by_rule"], columns),
+        terminal.rows_table("findings", doc["findings"], detail),
+    ]
+
+
+@findings_app.command("list")
+def findings_list(
+    code: CodeArg,
+    period: PeriodOpt,
+    run: Annotated[str | None, typer.Option("--run", help="A stored run's id")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The findings of a subtree for a period, counted once and grouped by rule."""
+    user = acting()
+    found = read(lambda s: routes.list_findings(code, s, user, period, run))
+    show(found, as_json=as_json, title="findings", render=_findings_tables)
+
+
+@findings_app.command("run")
+def findings_run(code: CodeArg, period: PeriodOpt, as_json: JsonOpt = False) -> None:
+    """Evaluate the rules and store the run, so that day's findings stay on record."""
+    user = acting()
+    write = CommandWrite(user, "cli:findings run", audit_action=True)
+    request = body(FindingRunCreate, period=period)
+    with console.status("evaluating the rules…"):
+        made = read(lambda s: routes.create_findings_run(code, request, s, user, write))
+    show(made, as_json=as_json, title=f"findings run {made.run_id}")
+
+
+@findings_app.command("export")
+def findings_csv_export(
+    code: CodeArg, period: PeriodOpt, out: OutCsvOpt, as_json: JsonOpt = False
+) -> None:
+    """Every finding as CSV (UTF-8 with BOM; formula-like cells neutralised), recorded."""
+    user = acting()
+    routes.require_audit_reader(user, code)
+    with session_scope() as session:
+        get_jurisdiction(session, code)
+        scope = report_scope(session, code, check_period(period))
+        payload = findings.findings_csv(findings.all_findings(session, scope))
+    made = operator_write(
+        get_engine(),
+        action="cli:findings export",
+        operator=operator_name(),
+        principal=user,
+        object_type="report_record",
+        work=lambda s: {
+            "record_id": service.record_findings_export(
+                s, scope=scope, payload=payload, generated_by=user.username
+            )
+        },
+    )
+    out.write_bytes(payload)
+    answer = {"out": str(out), "bytes": len(payload), "record_id": made["record_id"]}
+    show(answer, as_json=as_json, title="findings exported")

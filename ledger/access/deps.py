@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -89,6 +89,21 @@ def request_unit_of_work(
     )
 
 
+class Writer(Protocol):
+    """What a route writes through: ``RequestWrite`` over HTTP, ``ledger.acting.CommandWrite``
+    on the command line (the same route, the same unit of work, another audit trail)."""
+
+    def run(
+        self,
+        work: Callable[[Session], Any],
+        *,
+        operation: str,
+        body: Any = None,
+        status_code: int | Callable[[dict[str, Any]], int] = 200,
+        audit_object: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
+    ) -> dict[str, Any]: ...
+
+
 class RequestWrite:
     """The unit of work of one HTTP write: the caller's key, the route's audit trail, and the
     answer's status and ``Idempotent-Replayed`` header set on the response."""
@@ -131,7 +146,7 @@ def request_write(
     return RequestWrite(request, response, principal, key)
 
 
-Write = Annotated[RequestWrite, Depends(request_write)]
+Write = Annotated[Writer, Depends(request_write)]
 
 
 def require_role(principal: Principal, *roles: str) -> None:

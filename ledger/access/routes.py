@@ -6,11 +6,23 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
 
 from ledger.access import audit, service
-from ledger.access.deps import CurrentUser, SessionDep, require_role, require_scope
-from ledger.access.models import AuditRow, PrincipalPublic, UserPublic
-from ledger.errors import ERROR_RESPONSES
+from ledger.access.deps import CurrentUser, SessionDep, Write, require_role, require_scope
+from ledger.access.models import (
+    AuditRow,
+    BankCreate,
+    BankPublic,
+    PrincipalPublic,
+    TokenCreate,
+    TokenIssued,
+    TokensRevoked,
+    UserCreate,
+    UserPublic,
+)
+from ledger.access.service import Principal
+from ledger.errors import ERROR_RESPONSES, Forbidden, NotFound
 from ledger.jurisdictions.service import get_jurisdiction
 from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
 
@@ -113,3 +125,110 @@ def read_audit_log_page(
     _audit_reader(session, user, jurisdiction)
     rows = filters.read(session, jurisdiction, after_id=decode_cursor(cursor), limit=limit + 1)
     return page_of(rows, limit, lambda r: AuditRow(**r))
+
+
+def require_admin(user: Principal) -> None:
+    """Banks, users and tokens are the province's administrators' (an admin of 440000)."""
+    require_role(user, "admin")
+    if user.jurisdiction not in ("000000", "440000"):
+        raise Forbidden(
+            "banks, users and tokens are administered at province level",
+            [{"field": "jurisdiction", "reason": "not a province administrator"}],
+        )
+
+
+@router.post("/banks", response_model=BankPublic, status_code=201)
+def create_bank(body: BankCreate, user: CurrentUser, write: Write) -> BankPublic:
+    """Register a bank (or add counties it serves): a province administrator."""
+    require_admin(user)
+    for county in body.counties:
+        require_scope(user, county)
+    result = write.run(
+        lambda s: service.add_bank(s, code=body.code, name=body.name, counties=body.counties),
+        operation="bank_add",
+        body=body.model_dump(),
+        status_code=201,
+        audit_object=lambda b: ("bank", b["code"]),
+    )
+    return BankPublic(**result)
+
+
+@router.get("/banks", response_model=list[BankPublic])
+def read_banks(session: SessionDep, user: CurrentUser) -> list[BankPublic]:
+    require_admin(user)
+    return [BankPublic(**b) for b in service.list_banks(session)]
+
+
+@router.post("/users", response_model=UserPublic, status_code=201)
+def create_user(body: UserCreate, user: CurrentUser, write: Write) -> UserPublic:
+    """Create a user of a bureau (the bureau is made when new): a province administrator."""
+    require_admin(user)
+    require_scope(user, body.jurisdiction)
+    result = write.run(
+        lambda s: service.add_user(s, **body.model_dump()),
+        operation="user_add",
+        body=body.model_dump(),
+        status_code=201,
+        audit_object=lambda u: ("app_user", u["id"]),
+    )
+    return UserPublic(**result)
+
+
+@router.get("/users", response_model=list[UserPublic])
+def read_all_users(
+    session: SessionDep, user: CurrentUser, jurisdiction: str | None = None
+) -> list[UserPublic]:
+    require_admin(user)
+    if jurisdiction is not None:
+        get_jurisdiction(session, jurisdiction)
+    return [UserPublic(**r) for r in service.list_users(session, jurisdiction=jurisdiction)]
+
+
+def _user(session: Session, user_id: int) -> UserPublic:
+    found = [u for u in service.list_users(session) if u["id"] == user_id]
+    if not found:
+        raise NotFound(f"no user {user_id}", [{"field": "user_id", "reason": "unknown user"}])
+    return UserPublic(**found[0])
+
+
+@router.post("/users/{user_id:int}/tokens", response_model=TokenIssued, status_code=201)
+def issue_token(
+    user_id: int, body: TokenCreate, session: SessionDep, user: CurrentUser, write: Write
+) -> TokenIssued:
+    """Issue an API token: shown in this answer once, stored only hashed."""
+    require_admin(user)
+    target = _user(session, user_id)
+    issued: list[str] = []  # the token never enters the stored answer of the idempotency key
+
+    def work(s: Session) -> dict[str, Any]:
+        issued.append(service.issue_token(s, user_id=user_id, days=body.days, label=body.label))
+        return {"user_id": user_id, "username": target.username, **body.model_dump()}
+
+    result = write.run(
+        work,
+        operation=f"token_issue:{user_id}",
+        body=body.model_dump(),
+        status_code=201,
+        audit_object=lambda t: ("app_user", t["user_id"]),
+    )
+    return TokenIssued(**result, token=issued[0] if issued else None)
+
+
+@router.delete("/tokens/{token_id:int}", response_model=TokensRevoked)
+def revoke_token(token_id: int, user: CurrentUser, write: Write) -> TokensRevoked:
+    """Revoke a live token by its id."""
+    require_admin(user)
+
+    def work(s: Session) -> dict[str, int]:
+        revoked = service.revoke_tokens(s, token_id=token_id)
+        if not revoked:
+            raise NotFound("no such active token", [{"field": "token_id", "reason": "not live"}])
+        return {"revoked": revoked}
+
+    result = write.run(
+        work,
+        operation=f"token_revoke:{token_id}",
+        body={"token_id": token_id},
+        audit_object=lambda _: ("api_token", token_id),
+    )
+    return TokensRevoked(**result)

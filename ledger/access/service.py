@@ -67,6 +67,28 @@ def create_bank(
         )
 
 
+def list_banks(session: Session) -> list[dict[str, Any]]:
+    """Every bank with the counties it serves."""
+    rows = session.execute(
+        text(
+            "SELECT b.code, b.name, coalesce(array_agg(a.county_code ORDER BY a.county_code) "
+            "FILTER (WHERE a.county_code IS NOT NULL), '{}') AS counties FROM bank b "
+            "LEFT JOIN bank_service_area a ON a.bank_code = b.code GROUP BY b.code ORDER BY b.code"
+        )
+    ).mappings()
+    return [{**r, "counties": [c.strip() for c in r["counties"]]} for r in rows]
+
+
+def add_bank(session: Session, *, code: str, name: str, counties: list[str]) -> dict[str, Any]:
+    """Register a bank and the counties it serves (more counties may be added later)."""
+    from ledger.jurisdictions.service import get_jurisdiction
+
+    for county in counties:
+        get_jurisdiction(session, county)
+    create_bank(session, code=code, name=name, counties=counties)
+    return next(b for b in list_banks(session) if b["code"] == code)
+
+
 def create_bureau(
     session: Session, *, jurisdiction: str, kind: str, name: str, bank_code: str | None = None
 ) -> int:
@@ -114,6 +136,52 @@ def create_user(
         {"u": username, "d": display_name, "b": bureau_id, "r": role},
     ).one()
     return int(row[0])
+
+
+def add_user(
+    session: Session,
+    *,
+    username: str,
+    jurisdiction: str,
+    role: str,
+    bureau: str,
+    display_name: str | None = None,
+    bank_code: str | None = None,
+) -> dict[str, Any]:
+    """A user of a bureau (the bureau is made when new); answers the user as ``list_users``."""
+    from ledger.jurisdictions.service import get_jurisdiction
+
+    get_jurisdiction(session, jurisdiction)
+    kind = ROLE_BUREAU.get(role)
+    if kind is None:
+        raise ValidationFailed(
+            f"role must be one of {', '.join(ROLES)}", [{"field": "role", "reason": "unknown role"}]
+        )
+    if (role == "bank") != (bank_code is not None):
+        raise ValidationFailed(
+            "a bank user names its bank, and only a bank user does",
+            [{"field": "bank_code", "reason": "required for bank users only"}],
+        )
+    if (
+        bank_code is not None
+        and not session.execute(
+            text("SELECT 1 FROM bank WHERE code = :c"), {"c": bank_code}
+        ).first()
+    ):
+        raise NotFound(
+            f"no bank {bank_code}", [{"field": "bank_code", "reason": "register it first"}]
+        )
+    bureau_id = create_bureau(
+        session, jurisdiction=jurisdiction, kind=kind, name=bureau, bank_code=bank_code
+    )
+    uid = create_user(
+        session,
+        username=username,
+        display_name=display_name or username,
+        bureau_id=bureau_id,
+        role=role,
+    )
+    return next(u for u in list_users(session) if u["id"] == uid)
 
 
 def issue_token(session: Session, *, user_id: int, days: int = 30, label: str = "") -> str:
@@ -181,6 +249,26 @@ def list_users(session: Session, *, jurisdiction: str | None = None) -> list[dic
         for r in rows
         if jurisdiction is None or in_subtree(jurisdiction, r["jurisdiction"].strip())
     ]
+
+
+def principal_of(session: Session, username: str) -> Principal:
+    """The principal a command acts as (``ledger --as USERNAME``); a disabled user is refused."""
+    row = session.execute(
+        text(
+            "SELECT u.id, u.username, u.role, u.active, b.id AS bureau_id, b.jurisdiction_code, "
+            "b.bank_code FROM app_user u JOIN bureau b ON b.id = u.bureau_id WHERE u.username = :u"
+        ),
+        {"u": username},
+    ).first()
+    if row is None:
+        raise NotFound(f"no user {username}", [{"field": "--as", "reason": "unknown user"}])
+    if not row.active:
+        raise Unauthenticated(
+            f"user {username} is disabled", [{"field": "--as", "reason": "disabled user"}]
+        )
+    return Principal(
+        row.id, row.username, row.role, row.bureau_id, row.jurisdiction_code.strip(), row.bank_code
+    )
 
 
 def authenticate(session: Session, token: str) -> Principal:

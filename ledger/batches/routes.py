@@ -237,7 +237,8 @@ def _stream(spool: IO[bytes]) -> Iterator[bytes]:
         spool.close()
 
 
-def _released(session: Any, user: Principal, batch_id: int) -> dict[str, Any]:
+def released_batch(session: Any, user: Principal, batch_id: int) -> dict[str, Any]:
+    """A released batch its paying bank or civil affairs may download the instructions of."""
     batch = service.get_batch(session, batch_id)
     _may_read(user, batch)
     if user.role not in ("bank", "civil_affairs"):
@@ -259,7 +260,7 @@ def instruction_csv(
     encoding: Annotated[Literal["utf-8", "gbk"], Query()] = "utf-8",
 ) -> StreamingResponse:
     """The bank's CSV instruction file (序号,收款账号,收款户名,金额,备注 and a 合计 trailer)."""
-    batch = _released(session, user, batch_id)
+    batch = released_batch(session, user, batch_id)
     # Spooled: small files stay in memory, a million lines spill to disk, never all in RAM.
     spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (closed by _stream)
     try:
@@ -286,7 +287,7 @@ def instruction_csv(
 )
 def instruction_xml(batch_id: int, session: SessionDep, user: CurrentUser) -> StreamingResponse:
     """ISO 20022 pain.001.001.09 credit transfer initiation for the batch."""
-    batch = _released(session, user, batch_id)
+    batch = released_batch(session, user, batch_id)
     spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (closed by _stream)
     write_pain001(
         service.instruction_header(session, batch),

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from ledger.access.deps import (
     CurrentUser,
-    RequestWrite,
     SessionDep,
     Write,
+    Writer,
     require_role,
     require_scope,
 )
@@ -36,7 +36,7 @@ router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
 
 def _create(
     user: Principal,
-    write: RequestWrite,
+    write: Writer,
     doc_type: str,
     body: AllocationCreate | TransferCreate | ReallocationCreate,
 ) -> DocumentPublic:
@@ -114,7 +114,7 @@ def approve(document_id: int, session: SessionDep, user: CurrentUser, write: Wri
 def _decide(
     session: Session,
     user: Principal,
-    write: RequestWrite,
+    write: Writer,
     document_id: int,
     decision: str,
     body: Decision,

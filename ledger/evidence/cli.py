@@ -11,6 +11,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from ledger.db import get_engine, session_scope
+from ledger.errors import NotFound
 from ledger.evidence import checkpoint as cp
 from ledger.evidence import service
 from ledger.evidence.merkle import ProofError, consistency_proof, verify_consistency
@@ -116,3 +117,30 @@ def proof_consistency(
         f"[green]consistent[/green]: the tree of {second.tree_size} extends the tree of "
         f"{first.tree_size}"
     )
+
+
+checkpoints_app = typer.Typer(help="Signed checkpoints as stored", no_args_is_help=True)
+
+
+@checkpoints_app.command("show")
+def checkpoint_show(
+    size: Annotated[
+        int | None, typer.Argument(min=0, help="Tree size; default the latest checkpoint")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The checkpoint file itself")] = False,
+) -> None:
+    """A stored checkpoint (the latest, or the last made at tree size SIZE)."""
+    from ledger.evidence.routes import CheckpointPublic
+    from ledger.terminal import show
+
+    with session_scope() as session:
+        found = (
+            service.latest_checkpoint(session)
+            if size is None
+            else service.checkpoint_at(session, size)
+        )
+    if found is None:
+        raise NotFound(
+            "no checkpoint " + ("has been made yet" if size is None else f"at tree size {size}")
+        )
+    show(CheckpointPublic.model_validate(found.as_dict()), as_json=as_json, title="checkpoint")

@@ -14,6 +14,7 @@ from ledger.access.deps import (
     IdempotencyKey,
     RequestWrite,
     SessionDep,
+    Writer,
     require_role,
     require_scope,
 )
@@ -87,15 +88,45 @@ def upload_roster(
     A file with any error changes nothing: 422 naming each line, column and reason.
     A file larger than LEDGER_JOB_THRESHOLD_BYTES (not a dry run) is imported by a job:
     ``202`` with ``Location: /jobs/{id}``; the job's result is this answer."""
-    get_jurisdiction(session, county)
     data = read_upload(file)
+    if dry_run:  # a question, not a write: answered and rolled back
+        response.status_code = 200
+    return import_roster_file(
+        session,
+        RequestWrite(request, response, user, key),
+        user=user,
+        county=county,
+        data=data,
+        filename=file.filename or "",
+        effective_period=effective_period,
+        mode=mode,
+        dry_run=dry_run,
+        confirm_exits=confirm_exits,
+    )
+
+
+def import_roster_file(
+    session: Session,
+    write: Writer,
+    *,
+    user: Principal,
+    county: str,
+    data: bytes,
+    filename: str,
+    effective_period: str,
+    mode: str = "update",
+    dry_run: bool = False,
+    confirm_exits: int | None = None,
+) -> RosterImportPublic | JSONResponse:
+    """A roster file imported by an authorised user (the route's and ``ledger roster import``'s)."""
+    get_jurisdiction(session, county)
 
     def work(s: Session) -> dict[str, Any]:
         return service.import_roster(
             s,
             county=county,
             data=data,
-            filename=file.filename or "",
+            filename=filename,
             effective_period=effective_period,
             imported_by=user.username,
             mode=mode,
@@ -104,7 +135,6 @@ def upload_roster(
         )
 
     if dry_run:  # a question, not a write: answered and rolled back
-        response.status_code = 200
         with Session(session.get_bind()) as s:
             return RosterImportPublic(**work(s))
     body = {
@@ -114,11 +144,10 @@ def upload_roster(
         "mode": mode,
         "confirm_exits": confirm_exits,
     }
-    write = RequestWrite(request, response, user, key)
-    if queues(data):
+    if isinstance(write, RequestWrite) and queues(data):  # a large upload: a job answers
         params = {
             "county": county,
-            "filename": file.filename or "",
+            "filename": filename,
             "effective_period": effective_period,
             "imported_by": user.username,
             "mode": mode,
@@ -128,7 +157,7 @@ def upload_roster(
             write,
             kind=ROSTER_IMPORT,
             data=data,
-            filename=file.filename or "",
+            filename=filename,
             params=params,
             operation="roster_import",
             body=body,
@@ -180,20 +209,38 @@ def upload_register(
     """Import a register: ``standards`` (保障标准), ``deaths`` (死亡登记), ``public_payroll``
     (财政供养人员) or ``staff_relatives`` (近亲属备案), for the uploader's jurisdiction or one below."""
     user, jur = importer
+    data = read_upload(file)
+    return import_register_file(
+        RequestWrite(request, response, user, key),
+        user=user,
+        kind=kind,
+        jurisdiction=jur,
+        data=data,
+        filename=file.filename or "",
+    )
+
+
+def import_register_file(
+    write: Writer, *, user: Principal, kind: str, jurisdiction: str, data: bytes, filename: str
+) -> RegisterImportPublic:
+    """A register file imported by an authorised user (the route's and ``ledger registers``')."""
     if kind != "standards":
         require_role(user, "civil_affairs", "admin")
-    data = read_upload(file)
-    result = RequestWrite(request, response, user, key).run(
+    result = write.run(
         lambda s: registers.import_register(
             s,
             kind=kind,
-            jurisdiction=jur,
+            jurisdiction=jurisdiction,
             data=data,
-            filename=file.filename or "",
+            filename=filename,
             imported_by=user.username,
         ),
         operation="register_import",
-        body={"kind": kind, "jurisdiction": jur, "sha256": hashlib.sha256(data).hexdigest()},
+        body={
+            "kind": kind,
+            "jurisdiction": jurisdiction,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
         status_code=201,
         audit_object=lambda r: ("register_import", r["import_id"]),
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.access.deps import AUDIT_ACTION_KEY, require_bank_scope, require_public_scope
@@ -73,6 +74,16 @@ def _entry_touching(session: Session, jurisdictions: set[str]) -> str:
     raise AssertionError(f"no entry touches exactly {jurisdictions}")
 
 
+def _token_id(session: Session, user: TestUser) -> int:
+    return int(
+        session.execute(
+            text("SELECT t.id FROM api_token t JOIN app_user u ON u.id = t.user_id "
+                 "WHERE u.username = :u"),
+            {"u": user.username},
+        ).scalar_one()
+    )  # fmt: skip
+
+
 @pytest.fixture
 def tiers(session: Session) -> list[Tier]:
     fund_chain(session, FUND, {"440000": 10_000, "440100": 3_000, "440103": 1_000})
@@ -91,7 +102,9 @@ def tiers(session: Session) -> list[Tier]:
             role: make_user(session, role, home, bank="ICBCGD" if role == "bank" else None)
             for role in ROLES
         }
+        spare = make_user(session, "finance", home)  # whose token DELETE /tokens/{id} revokes
         objects = {
+            ("token_id", True): str(_token_id(session, spare)),
             ("entry_id", True): _entry_touching(session, entry_in),
             ("entry_id", False): _entry_touching(session, entry_out),
             ("document_id", True): _document(session, inside, f"in-{home}"),

@@ -30,7 +30,7 @@ def test_kill_during_import_then_retry_applies_once(
     path.write_bytes(write_csv_return(batch.sim(failed)))
     env = {**os.environ, "LEDGER_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "reconcile", "import", str(path), "--bank", "ICBCGD"],
+        [sys.executable, "-m", "ledger", "bank-files", "import", str(path), "--bank", "ICBCGD"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
