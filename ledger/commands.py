@@ -7,7 +7,7 @@ authorisation, service and answer model; ``--json`` prints that answer exactly.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -571,15 +571,30 @@ def me(as_json: JsonOpt = False) -> None:
 
 
 def audit_log(
-    code: str, after_id: AfterOpt = 0, limit: LimitOpt = 100, as_json: JsonOpt = False
+    code: str,
+    action: Annotated[str | None, typer.Option(help="Only this action (route name)")] = None,
+    username: Annotated[str | None, typer.Option("--user", help="Only this user")] = None,
+    outcome: Annotated[
+        Literal["accepted", "refused", "failed"] | None, typer.Option(help="Only this outcome")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--from", help="At or after (ISO 8601 date or time)")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Before (ISO 8601)")] = None,
+    after_id: AfterOpt = 0,
+    limit: LimitOpt = 100,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Every write and attempted write by users of a subtree, oldest first."""
+    """Every write and attempted write by users of a subtree, oldest first, filtered."""
     user = acting()
-    rows = read(
-        lambda s: access_routes.read_audit_log(
-            code, s, user, access_routes.AuditFilters(), after_id, limit
-        )
+    filters = access_routes.AuditFilters(
+        action=action,
+        user=username,
+        outcome=outcome,
+        from_=_moment(since, "--from"),
+        to=_moment(until, "--to"),
     )
+    rows = read(lambda s: access_routes.read_audit_log(code, s, user, filters, after_id, limit))
     columns = [
         "id",
         "at",
@@ -593,6 +608,102 @@ def audit_log(
     ]
     show(rows, as_json=as_json, title=f"audit log of {terminal.jurisdiction_label(code)}",
          render=lambda d: [terminal.rows_table("audit log", d, columns)])  # fmt: skip
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"{option} must be an ISO 8601 date or time", [{"field": option, "reason": value}]
+        ) from None
+
+
+CursorOpt = Annotated[str | None, typer.Option("--cursor", help="Page: the next_cursor given")]
+
+
+def _page(title: str, columns: list[str]) -> Any:
+    """Render a cursor page: its items as a table, and where the next page starts."""
+
+    def render(doc: dict[str, Any]) -> list[Table]:
+        tables = [terminal.rows_table(title, doc["items"], columns)]
+        if doc.get("has_more"):
+            console.print(f"more: --cursor {doc['next_cursor']}")
+        return tables
+
+    return render
+
+
+@batches_app.command("list")
+def batch_list(
+    bank: Annotated[str | None, typer.Option(help="Bank code")] = None,
+    county: Annotated[str | None, typer.Option(help="County code")] = None,
+    fund: Annotated[str | None, typer.Option(help="Fund")] = None,
+    period: Annotated[str | None, typer.Option(help="YYYYMM")] = None,
+    status: Annotated[
+        Literal["draft", "released", "cancelled"] | None, typer.Option(help="Batch status")
+    ] = None,
+    cursor: CursorOpt = None,
+    limit: LimitOpt = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """The batches the acting user may see (a bank: those addressed to it)."""
+    user = acting()
+    page = read(
+        lambda s: batch_routes.list_batches(
+            s, user, bank, county, fund, period, status, cursor, limit
+        )
+    )
+    columns = [
+        "id",
+        "county_code",
+        "fund_code",
+        "period",
+        "bank_code",
+        "status",
+        "line_count",
+        "total",
+    ]
+    show(page, as_json=as_json, title="batches", render=_page("batches", columns))
+
+
+@batches_app.command("payouts")
+def batch_payouts(
+    batch_id: int,
+    state: Annotated[
+        Literal["draft", "sent", "paid", "failed", "returned", "reissued", "cancelled"] | None,
+        typer.Option(help="Only lines in this state (e.g. failed, to choose reissues)"),
+    ] = None,
+    cursor: CursorOpt = None,
+    limit: LimitOpt = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """A batch's payout lines (accounts masked)."""
+    user = acting()
+    page = read(lambda s: batch_routes.list_payouts(batch_id, s, user, state, cursor, limit))
+    show(page, as_json=as_json, title=f"payouts of batch {batch_id}",
+         render=_page(f"payouts of batch {batch_id}", ["id", "seq", "reference", "payee_name", "amount", "state"]))  # fmt: skip
+
+
+@documents_app.command("queue")
+def document_queue(
+    status: Annotated[
+        Literal["draft", "posted", "rejected", "withdrawn", "reversed"] | None, typer.Option()
+    ] = "draft",
+    awaiting_me: Annotated[
+        bool, typer.Option("--awaiting-me/--all", help="Only drafts the acting user may decide")
+    ] = True,
+    cursor: CursorOpt = None,
+    limit: LimitOpt = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """The acting user's approval queue: drafts of their bureau made by someone else."""
+    user = acting()
+    page = read(lambda s: doc_routes.list_documents(s, user, status, awaiting_me, cursor, limit))
+    columns = ["id", "doc_type", "number", "fund", "amount", "status", "created_by"]
+    show(page, as_json=as_json, title="documents", render=_page("documents", columns))
 
 
 def mount(app: typer.Typer) -> None:

@@ -94,6 +94,26 @@ def show_file(file_id: int, as_json: JsonOpt = False) -> None:
     )
 
 
+@exceptions_app.command("queue")
+def exception_queue(
+    status: Annotated[
+        Literal["open", "matched", "referred", "written_off"], typer.Option()
+    ] = "open",
+    awaiting_me: Annotated[
+        bool, typer.Option("--awaiting-me/--all", help="Only those waiting for my decision")
+    ] = True,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="The next_cursor given")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open exceptions the acting user may propose or approve (never the uploader's own)."""
+    user = acting()
+    page = read(lambda s: routes.read_exception_queue(s, user, status, awaiting_me, cursor, limit))
+    columns = ["id", "bank_file_id", "line_no", "problem", "amount", "proposed_by", "status"]
+    show(page, as_json=as_json, title="exceptions",
+         render=lambda d: [terminal.rows_table("exceptions", d["items"], columns)])  # fmt: skip
+
+
 @exceptions_app.command("list")
 def list_exceptions(
     status: Annotated[

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "GET /me": "me",
     "GET /jurisdictions/{code}/users": "users list",
     "GET /jurisdictions/{code}/audit-log": "audit-log",
+    "GET /audit-log": "audit-log",  # filters: --action --user --outcome --from --to
     "POST /documents/allocations": "documents allocate",
     "POST /documents/transfers": "documents transfer",
     "POST /documents/reallocations": "documents reallocate",
@@ -39,6 +40,13 @@ COMMANDS: dict[str, str] = {
     "POST /registers/{kind}": "registers import",
     "POST /batches": "batches build",
     "GET /batches/{batch_id}": "batches show",
+    "GET /batches": "batches list",
+    "GET /batches/{batch_id}/payouts": "batches payouts",
+    "GET /documents": "documents queue",
+    "GET /reconciliation/exceptions/queue": "exceptions queue",
+    "GET /jurisdictions/{code}/findings.xlsx": "report findings",  # --format xlsx
+    "GET /jurisdictions/{code}/payouts.csv": "report payouts",
+    "GET /jurisdictions/{code}/payouts.xlsx": "report payouts",  # --format xlsx
     "GET /batches/{batch_id}/findings": "batches findings",
     "POST /batches/{batch_id}/checks": "batches check",
     "POST /batches/{batch_id}/acknowledgements": "batches acknowledge",
@@ -168,3 +176,22 @@ def test_banks_users_and_tokens_for_a_province_administrator(cli: CliRunnerOn) -
     assert teller["bank_code"] == "ICBCGD"
     token = _ok(cli("--as", "gd-admin", "tokens", "issue", "icbc-1", "--json"))
     assert token["token"].startswith("lgr_")
+
+
+def test_the_approval_queue_and_filtered_audit_log_on_the_command_line(cli: CliRunnerOn) -> None:
+    for name in ("q-fin-a", "q-fin-b"):
+        _ok(cli("users", "add", name, "--jurisdiction", "440000", "--role", "finance",
+                "--bureau", "广东省财政厅", "--json"))  # fmt: skip
+    draft = _ok(cli("--as", "q-fin-a", "documents", "allocate", "--number", "Q-1", "--year",
+                    "2026", "--amount", "10.00", "--fund", "urban_minimum_living", "--json"))  # fmt: skip
+    mine = _ok(cli("--as", "q-fin-a", "documents", "queue", "--json"))
+    theirs = _ok(cli("--as", "q-fin-b", "documents", "queue", "--json"))
+    assert mine["items"] == []  # a maker's own draft is not theirs to decide
+    assert [d["id"] for d in theirs["items"]] == [draft["id"]]
+    _ok(cli("--as", "q-fin-b", "documents", "approve", str(draft["id"]), "--json"))
+    _ok(cli("users", "add", "q-aud", "--jurisdiction", "440000", "--role", "auditor",
+            "--bureau", "广东省审计厅", "--json"))  # fmt: skip
+    log = _ok(cli("--as", "q-aud", "audit-log", "440000", "--user", "q-fin-b", "--json"))
+    assert {(r["username"], r["action"]) for r in log} == {("q-fin-b", "cli:documents approve")}
+    bad = cli("--as", "q-aud", "audit-log", "440000", "--from", "yesterday")
+    assert bad.exit_code == 6 and "--from" in bad.stderr
