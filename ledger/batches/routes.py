@@ -40,7 +40,7 @@ def _civil_affairs(user: Principal, batch: dict[str, Any]) -> None:
     require_scope(user, batch["county_code"])
 
 
-def _may_read(user: Principal, batch: dict[str, Any]) -> None:
+def may_read_batch(user: Principal, batch: dict[str, Any]) -> None:
     """Civil affairs and auditors by scope; a bank sees only batches addressed to it."""
     if user.role == "bank":
         if user.bank_code != batch["bank_code"]:
@@ -80,7 +80,7 @@ def build(body: BatchCreate, user: CurrentUser, write: Write) -> BatchPublic:
 @router.get("/batches/{batch_id:int}", response_model=BatchPublic)
 def read_batch(batch_id: int, session: SessionDep, user: CurrentUser) -> BatchPublic:
     batch = service.get_batch(session, batch_id)
-    _may_read(user, batch)
+    may_read_batch(user, batch)
     return _public(batch)
 
 
@@ -92,7 +92,7 @@ def read_findings(
     batch = service.get_batch(session, batch_id)
     if user.role == "bank":
         raise Forbidden("findings are for civil affairs and auditors")
-    _may_read(user, batch)
+    may_read_batch(user, batch)
     return [
         FindingPublic(**f) for f in service.findings(session, batch_id, latest_only=not all_runs)
     ]
@@ -168,7 +168,7 @@ def _stream(spool: IO[bytes]) -> Iterator[bytes]:
 
 def _released(session: Any, user: Principal, batch_id: int) -> dict[str, Any]:
     batch = service.get_batch(session, batch_id)
-    _may_read(user, batch)
+    may_read_batch(user, batch)
     if user.role not in ("bank", "civil_affairs"):
         raise Forbidden("instruction files are for the paying bank and civil affairs")
     if batch["status"] != "released":
