@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from ledger.db import get_engine, session_scope
+from ledger.evidence.service import printed_checkpoint
 from ledger.uow import operator_write
 from reports import data, service
 
@@ -82,7 +83,7 @@ def disclosure(
             return service.build_disclosure(
                 s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=by,
                 notice_from=start, notice_days=notice_days, large_print=large_print,
-                village=village,
+                village=village, checkpoint=printed_checkpoint(s),
             )  # fmt: skip
 
         built = _recorded("cli:report disclosure", by, build)
@@ -95,6 +96,12 @@ def audit(jurisdiction: JurisdictionOpt, period: PeriodOpt, out: OutOpt, by: ByO
     built = _recorded(
         "cli:report audit",
         by,
-        lambda s: service.build_audit(s, jurisdiction=jurisdiction, period=period, generated_by=by),
+        lambda s: service.build_audit(
+            s,
+            jurisdiction=jurisdiction,
+            period=period,
+            generated_by=by,
+            checkpoint=printed_checkpoint(s),
+        ),
     )
     _done(built, out)

@@ -28,6 +28,7 @@ from ledger.access.deps import (
 from ledger.access.service import Principal
 from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ERROR_RESPONSES, Forbidden
+from ledger.evidence.service import printed_checkpoint
 from ledger.jurisdictions.service import get_jurisdiction
 from reports import findings, service
 from reports.models import (
@@ -94,7 +95,12 @@ def download_disclosure(
         request,
         user,
         lambda s: service.build_disclosure(
-            s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=user.username
+            s,
+            jurisdiction=jurisdiction,
+            fund=fund,
+            period=period,
+            generated_by=user.username,
+            checkpoint=printed_checkpoint(s),
         ),
     )
     return _stream(built, "application/pdf")
@@ -110,7 +116,11 @@ def download_audit(
         request,
         user,
         lambda s: service.build_audit(
-            s, jurisdiction=jurisdiction, period=period, generated_by=user.username
+            s,
+            jurisdiction=jurisdiction,
+            period=period,
+            generated_by=user.username,
+            checkpoint=printed_checkpoint(s),
         ),
     )
     return _stream(built, "application/pdf")

@@ -22,7 +22,8 @@ from ledger.evidence import payout_proof
 from ledger.evidence.merkle import LeafTree, inclusion_path
 from ledger.evidence.service import make_checkpoint
 from ledger.journal.verify import verify
-from ledger.payouts import PrintedLine, batch_root, printed_leaf
+from ledger.payouts import PrintedLine, batch_lines, batch_root, printed_leaf
+from ledger.pii import mask_name
 from tests.cli.run import CliRunnerOn
 from tests.conftest import ROOT
 from tests.evidence.test_docs_snippet import snippet
@@ -230,3 +231,25 @@ def test_proof_file_verifies_offline_and_forgeries_are_named(
 def test_a_payout_of_an_unreleased_or_old_batch_has_no_proof(session: Session) -> None:
     with pytest.raises(Exception, match="no payout"):
         payout_proof.payout_scope(session, "NOSUCH")
+
+
+def test_the_databases_mask_and_recorded_leaves_are_the_python_ones(
+    client: Any, session: Session
+) -> None:
+    names = ["张", "张三", "李小明", "欧阳小明", "欧阳", "司马相如", "阿卜杜热合曼", "O'Neil", ""]
+    for name in names:
+        assert session.execute(text("SELECT mask_name(:n)"), {"n": name}).scalar() == mask_name(
+            name
+        )
+    _, released, _ = _released(client, session)
+    recorded = dict(
+        session.execute(
+            text(
+                "SELECT p.seq, ev.line_digest FROM payout p JOIN payout_event ev ON "
+                "ev.payout_id = p.id AND ev.to_state = 'sent' WHERE p.batch_id = :b"
+            ),
+            {"b": released["batch_id"]},
+        ).all()
+    )
+    lines = list(batch_lines(session, released["batch_id"]))
+    assert lines and all(recorded[ln.seq] == ln.leaf_hash() for ln in lines)
