@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from reports.masking import mask_name
+from ledger.pii import mask_name
 from reports.pdf.base import format_fen
 from reports.pdf.disclosure import DisclosureInfo, DisclosureRow, render_disclosure
 from reports.pdf.fonts import register_cjk_font

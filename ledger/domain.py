@@ -189,22 +189,6 @@ def merkle_root(leaves: Iterable[bytes]) -> str:
     return node.hex()
 
 
-def payout_leaf(
-    seq: int,
-    reference: str,
-    person_key: str,
-    account_key: str,
-    account_name: str,
-    payee_name: str,
-    amount_fen: int,
-) -> bytes:
-    """One payout line as its batch digest commits to it: the account by its keyed hash, so the
-    digest can be recomputed (and a change named) without decrypting anything."""
-    return "\x1f".join(
-        [str(seq), reference, person_key, account_key, account_name, payee_name, str(amount_fen)]
-    ).encode()
-
-
 # A fiscal period YYYYMM. The year is bounded so that date arithmetic on a period (ageing, look-back
 # windows) can never leave the calendar: "000001" once crashed the audit report.
 PERIOD_PATTERN = r"^(19|20)[0-9]{2}(0[1-9]|1[0-2])$"

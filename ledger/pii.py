@@ -1,5 +1,18 @@
 """Personal data at rest: a keyed hash to match on, encryption for the few who need it in full,
-and masks for everyone else. A database dump alone reveals no ID or account number."""
+and masks for everyone else. A database dump alone reveals no ID or account number.
+
+Masks (one masked character per hidden character, so the column width stays honest):
+
+* names: keep the first character; two characters → ``张*``; three or more keep the first and
+  the last (``李*明``), except a known compound surname, which is kept whole while the given
+  name is hidden entirely (``欧阳**``, ``欧阳*``). A one-character name is returned as is: it
+  is no more than a surname. A name already containing ``*`` may come back unchanged. The same
+  rule in SQL (``MASK_NAME_SQL``) lets the database commit to a line as it is printed.
+* bank accounts: only the last four characters stay (``***************1234``).
+* ID numbers (居民身份证号码): the first and the last character stay. The first six digits
+  are the issuing county and digits 7–14 the birth date; together with a name and a village
+  they identify a person, so neither is shown.
+"""
 
 from __future__ import annotations
 
@@ -102,3 +115,39 @@ def mask_id_number(id_number: str) -> str:
     if len(id_number) <= 2:
         return MASK * len(id_number)
     return id_number[0] + MASK * (len(id_number) - 2) + id_number[-1]
+
+
+COMPOUND_SURNAMES: frozenset[str] = frozenset(
+    {
+        "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙",
+        "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐",
+    }
+)  # fmt: skip
+
+
+def mask_name(name: str) -> str:
+    """Mask a person's name for public disclosure (张三 → 张*, 李小明 → 李*明, 欧阳小明 → 欧阳**)."""
+    n = len(name)
+    if n <= 1:
+        return name
+    if n == 2:
+        return name[0] + MASK
+    if name[:2] in COMPOUND_SURNAMES:
+        return name[:2] + MASK * (n - 2)
+    return name[0] + MASK * (n - 2) + name[-1]
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+MASK_NAME_SQL = (
+    "CREATE OR REPLACE FUNCTION mask_name(name text) RETURNS text LANGUAGE sql IMMUTABLE "
+    "PARALLEL SAFE AS $$ SELECT CASE WHEN length(name) <= 1 THEN name "
+    f"WHEN length(name) = 2 THEN left(name, 1) || '{MASK}' "
+    "WHEN left(name, 2) = ANY(ARRAY["
+    + ", ".join(_sql_literal(s) for s in sorted(COMPOUND_SURNAMES))
+    + f"]) THEN left(name, 2) || repeat('{MASK}', length(name) - 2) "
+    f"ELSE left(name, 1) || repeat('{MASK}', length(name) - 2) || right(name, 1) END $$"
+)
+"""``mask_name`` as a SQL function of the same name, for the payout guard (see ledger.payouts)."""

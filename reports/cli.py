@@ -18,6 +18,7 @@ from ledger.access.deps import require_public_scope
 from ledger.acting import CommandWrite, acting, acting_or_none, read
 from ledger.commands import body
 from ledger.db import get_engine, session_scope
+from ledger.evidence.service import printed_checkpoint
 from ledger.jurisdictions.service import get_jurisdiction
 from ledger.terminal import show
 from ledger.uow import operator_name, operator_write
@@ -108,7 +109,7 @@ def disclosure(
             return service.build_disclosure(
                 s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=by,
                 notice_from=start, notice_days=notice_days, large_print=large_print,
-                village=village, checkpoint=service.current_checkpoint(s),
+                village=village, checkpoint=printed_checkpoint(s),
             )  # fmt: skip
 
         built = _recorded("cli:report disclosure", by, build)
@@ -131,7 +132,7 @@ def audit(jurisdiction: JurisdictionOpt, period: PeriodOpt, out: OutOpt, by: ByO
             jurisdiction=jurisdiction,
             period=period,
             generated_by=by,
-            checkpoint=service.current_checkpoint(s),
+            checkpoint=printed_checkpoint(s),
         ),
     )
     _done(built, out)

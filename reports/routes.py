@@ -29,6 +29,7 @@ from ledger.access.deps import (
 from ledger.access.service import Principal
 from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ERROR_RESPONSES, Forbidden
+from ledger.evidence.service import printed_checkpoint
 from ledger.jurisdictions.service import get_jurisdiction
 from reports import exports, findings, service
 from reports.models import (
@@ -117,7 +118,7 @@ def download_disclosure(
         return service.build_disclosure(
             s, jurisdiction=jurisdiction, fund=fund, period=period, generated_by=user.username,
             notice_from=notice_from, notice_days=notice_days, village=one,
-            large_print=large_print, checkpoint=service.current_checkpoint(s),
+            large_print=large_print, checkpoint=printed_checkpoint(s),
         )  # fmt: skip
 
     return _stream(_recorded(request, user, build), "application/pdf")
@@ -138,7 +139,7 @@ def download_audit(
             jurisdiction=jurisdiction,
             period=period,
             generated_by=user.username,
-            checkpoint=service.current_checkpoint(s),
+            checkpoint=printed_checkpoint(s),
         ),
     )
     return _stream(built, "application/pdf")

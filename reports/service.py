@@ -23,7 +23,6 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from ledger.errors import NotFound, ValidationFailed
-from ledger.evidence.service import latest_checkpoint
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
 from reports import data, exports, findings
 from reports.pdf.audit import render_audit
@@ -214,13 +213,6 @@ def find_village(
             [{"field": "township", "reason": "; ".join(v.township or "" for v in found)}],
         )
     return found[0]
-
-
-def current_checkpoint(session: Session) -> tuple[int, str] | None:
-    """The latest signed checkpoint (tree size, root) a report prints and puts in its QR
-    code, or None when none has been made."""
-    made = latest_checkpoint(session)
-    return None if made is None else (made.tree_size, made.root)
 
 
 def build_audit(

@@ -84,7 +84,8 @@ def released_batch(
     """A batch released the way release does it: draft payouts, one entry, payouts sent."""
     from sqlalchemy import text
 
-    from ledger.domain import merkle_root, payout_leaf, release_lines
+    from ledger.domain import release_lines
+    from ledger.payouts import batch_root
     from ledger.pii import store_account
 
     access.create_bank(session, code=bank, name=bank, counties=[county])
@@ -128,10 +129,7 @@ def released_batch(
         ),
         rows,
     )
-    root = merkle_root(
-        payout_leaf(r["seq"], r["ref"], r["pk"], r["ak"], r["name"], r["name"], r["amt"])
-        for r in rows
-    )
+    root = batch_root(session, batch)
     entry = post_entry(
         session,
         kind="batch_release",

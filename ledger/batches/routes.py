@@ -43,7 +43,7 @@ def _civil_affairs(user: Principal, batch: dict[str, Any]) -> None:
     require_scope(user, batch["county_code"])
 
 
-def _may_read(user: Principal, batch: dict[str, Any]) -> None:
+def may_read_batch(user: Principal, batch: dict[str, Any]) -> None:
     """Civil affairs and auditors by scope; a bank sees only batches addressed to it."""
     if user.role == "bank":
         if user.bank_code != batch["bank_code"]:
@@ -126,7 +126,7 @@ def list_payouts(
 ) -> Page[PayoutPublic]:
     """A batch's payout lines (e.g. ``state=failed`` to choose reissues), for whoever may read
     the batch. Accounts are masked: in full they go only into the bank's instruction file."""
-    _may_read(user, service.get_batch(session, batch_id))
+    may_read_batch(user, service.get_batch(session, batch_id))
     rows = service.list_payouts(
         session, batch_id, state=state, after_id=decode_cursor(cursor), limit=limit
     )
@@ -145,7 +145,7 @@ def payout_public(row: dict[str, Any]) -> PayoutPublic:
 @router.get("/batches/{batch_id:int}", response_model=BatchPublic)
 def read_batch(batch_id: int, session: SessionDep, user: CurrentUser) -> BatchPublic:
     batch = service.get_batch(session, batch_id)
-    _may_read(user, batch)
+    may_read_batch(user, batch)
     return _public(batch)
 
 
@@ -157,7 +157,7 @@ def read_findings(
     batch = service.get_batch(session, batch_id)
     if user.role == "bank":
         raise Forbidden("findings are for civil affairs and auditors")
-    _may_read(user, batch)
+    may_read_batch(user, batch)
     return [
         FindingPublic(**f) for f in service.findings(session, batch_id, latest_only=not all_runs)
     ]
@@ -240,7 +240,7 @@ def _stream(spool: IO[bytes]) -> Iterator[bytes]:
 def released_batch(session: Any, user: Principal, batch_id: int) -> dict[str, Any]:
     """A released batch its paying bank or civil affairs may download the instructions of."""
     batch = service.get_batch(session, batch_id)
-    _may_read(user, batch)
+    may_read_batch(user, batch)
     if user.role not in ("bank", "civil_affairs"):
         raise Forbidden("instruction files are for the paying bank and civil affairs")
     if batch["status"] != "released":

@@ -19,11 +19,12 @@ from ledger.access.audit import subtree_prefix
 from ledger.access.service import Principal
 from ledger.batches.instruction_files import InstructionHeader, InstructionLine
 from ledger.checks.batch_rules import BatchScope, run_batch_checks, same_person_twice
-from ledger.domain import merkle_root, payout_leaf, release_lines
+from ledger.domain import release_lines
 from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ledger.journal.service import post_entry
 from ledger.jurisdictions.catalog import resolve_fund
 from ledger.jurisdictions.service import fund_code
+from ledger.payouts import batch_root
 from ledger.pii import account_key, decrypt
 from ledger.roster.service import entitled_sql
 
@@ -328,14 +329,7 @@ def acknowledged_warnings(session: Session, batch_id: int) -> list[dict[str, Any
 
 def digest(session: Session, batch_id: int) -> str:
     """The Merkle root of the batch's lines in seq order, as ``ledger verify`` recomputes it."""
-    result = session.execute(
-        text(
-            "SELECT seq, reference, person_key, account_key, account_name, payee_name, amount_fen "
-            "FROM payout WHERE batch_id = :b ORDER BY seq"
-        ).execution_options(yield_per=20000),
-        {"b": batch_id},
-    )
-    return merkle_root(payout_leaf(*r) for r in result)
+    return batch_root(session, batch_id)
 
 
 def release_batch(

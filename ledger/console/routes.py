@@ -358,7 +358,7 @@ def build_batch(
 
 def _readable_batch(session: Session, user: Principal, batch_id: int) -> dict[str, Any]:
     batch = batches.get_batch(session, batch_id)
-    batch_routes._may_read(user, batch)
+    batch_routes.may_read_batch(user, batch)
     return batch
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ledger.db import get_engine, session_scope
 from ledger.errors import NotFound
 from ledger.evidence import checkpoint as cp
-from ledger.evidence import service
+from ledger.evidence import payout_proof, service
 from ledger.evidence.merkle import ProofError, consistency_proof, verify_consistency
 from ledger.uow import operator_name, operator_write
 
@@ -144,3 +144,96 @@ def checkpoint_show(
             "no checkpoint " + ("has been made yet" if size is None else f"at tree size {size}")
         )
     show(CheckpointPublic.model_validate(found.as_dict()), as_json=as_json, title="checkpoint")
+
+
+def checkpoint_covering(entry_id: int) -> cp.Checkpoint:
+    """The latest stored checkpoint if it covers ``entry_id``, else a new one (a recorded write)."""
+    with session_scope() as session:
+        latest = service.latest_checkpoint(session)
+    if latest is not None and latest.tree_size >= entry_id:
+        return latest
+    made: list[cp.Checkpoint] = []
+
+    def work(session: Session) -> dict[str, Any]:
+        made.append(service.make_checkpoint(session))
+        return {"tree_size": made[0].tree_size, "root": made[0].root}
+
+    operator_write(
+        get_engine(),
+        action="cli:checkpoint",
+        operator=operator_name(),
+        object_type="checkpoint",
+        work=work,
+    )
+    return made[0]
+
+
+def payout_proof_document(reference: str) -> dict[str, Any]:
+    """The proof of one payout against the latest checkpoint (made if none covers its release)."""
+    with session_scope() as session:
+        entry_id = payout_proof.release_entry_of(session, reference)
+    signed = checkpoint_covering(entry_id)
+    with session_scope() as session:
+        return payout_proof.build_payout_proof(session, reference, signed)
+
+
+@proof_app.command("payout")
+def proof_payout(
+    reference: Annotated[str, typer.Argument(help="The payout reference, as printed")],
+    out: Annotated[Path, typer.Option("--out", help="The proof file to write")],
+    checkpoint_out: Annotated[
+        Path | None, typer.Option("--checkpoint-out", help="Also write the checkpoint it proves to")
+    ] = None,
+) -> None:
+    """Write the inclusion proof of one payout line: line → batch root → release entry → checkpoint."""
+    doc = payout_proof_document(reference)
+    write_json(out, doc)
+    if checkpoint_out is not None:
+        with session_scope() as session:
+            signed = service.checkpoint_at(session, doc["journal"]["tree_size"])
+        assert signed is not None
+        write_json(checkpoint_out, signed.as_dict())
+    console.print(
+        f"[green]proof[/green] of payout {reference} (batch {doc['batch']['id']}, entry "
+        f"{doc['release_entry']['id']}) against the checkpoint of {doc['journal']['tree_size']} "
+        f"entries, written to {out}"
+    )
+
+
+@proof_app.command("verify")
+def proof_verify(
+    file: Annotated[Path, typer.Argument(help="A payout proof file")],
+    checkpoint_file: Annotated[
+        Path, typer.Option("--checkpoint", help="The signed checkpoint you hold")
+    ],
+    key_id: Annotated[
+        str | None, typer.Option("--key-id", help="The bureau's key id, from a trusted channel")
+    ] = None,
+) -> None:
+    """Check a payout proof offline, with no database: exit 0 if it holds, 1 if not, 2 if a file
+    cannot be read."""
+    signed = read_checkpoint_or_exit(checkpoint_file)
+    try:
+        signed.verify_signature(key_id)
+    except cp.CheckpointError as exc:
+        console.print(f"[red]checkpoint {checkpoint_file} refused ({exc.field}): {exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        with file.open("rb") as f:
+            raw = f.read(payout_proof.MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        console.print(f"[red]cannot read {file}: {exc.strerror}[/red]")
+        raise typer.Exit(2) from None
+    if len(raw) > payout_proof.MAX_FILE_BYTES:
+        console.print(f"[red]{file} is larger than a payout proof can be[/red]")
+        raise typer.Exit(2)
+    try:
+        verified = payout_proof.verify_payout_proof(payout_proof.loads(raw), signed)
+    except payout_proof.ProofFileError as exc:
+        console.print(f"[red]proof {file} does NOT verify ({exc.field}): {exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]verified[/green]: payout {verified.reference} ({verified.amount_fen} fen) is line "
+        f"of batch {verified.batch_id}, released by entry {verified.entry_id}, in the journal of "
+        f"{verified.tree_size} entries signed by key {signed.key_id}"
+    )

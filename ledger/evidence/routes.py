@@ -1,4 +1,5 @@
-"""Checkpoints for anyone signed in, and today's books checked against a checkpoint one holds."""
+"""Checkpoints for anyone signed in, today's books checked against a checkpoint one holds, and
+payout proofs: for those who see the batch, and for the public a disclosed line's own."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from ledger.access.deps import AUDIT_ACTION, CurrentUser, SessionDep
-from ledger.errors import ERROR_RESPONSES, NotFound, ValidationFailed
+from ledger.batches.routes import may_read_batch
+from ledger.errors import ERROR_RESPONSES, Conflict, NotFound, ValidationFailed
 from ledger.evidence import checkpoint as cp
-from ledger.evidence import service
+from ledger.evidence import payout_proof, service
+from ledger.payouts import DISCLOSED_STATES, REFERENCE_PATTERN
 
 router = APIRouter(tags=["evidence"], responses=ERROR_RESPONSES)
 
@@ -82,3 +86,42 @@ def verify_checkpoint(
             f"checkpoint refused: {exc}", [{"field": exc.field or "checkpoint", "reason": str(exc)}]
         ) from None
     return CheckpointCheck(**report.as_dict())
+
+
+def _covering(session: Session, entry_id: int) -> cp.Checkpoint:
+    latest = service.latest_checkpoint(session)
+    if latest is None or latest.tree_size < entry_id:
+        raise Conflict(
+            "no checkpoint covers this payout's release yet: the bureau makes one daily",
+            [{"field": "checkpoint", "reason": "none covers the release entry"}],
+        )
+    return latest
+
+
+ReferencePath = Annotated[str, Path(pattern=REFERENCE_PATTERN, max_length=12)]
+
+
+@router.get("/payouts/{reference}/proof")
+def read_payout_proof(reference: ReferencePath, session: SessionDep, user: CurrentUser) -> Any:
+    """A payout line's inclusion proof (line → batch root → release entry → latest checkpoint),
+    for those who may see its batch: civil affairs and auditors in scope, the addressed bank.
+    Check it offline with ``ledger proof verify``."""
+    county, bank, _ = payout_proof.payout_scope(session, reference)
+    may_read_batch(user, {"id": reference, "county_code": county, "bank_code": bank})
+    entry_id = payout_proof.release_entry_of(session, reference)
+    return payout_proof.build_payout_proof(session, reference, _covering(session, entry_id))
+
+
+@router.get("/public/payouts/{reference}/proof")
+def read_public_payout_proof(reference: ReferencePath, session: SessionDep) -> Any:
+    """No sign-in: the proof of a line a disclosure prints, for whoever holds its reference.
+    It shows the line as printed (masked name, amount, period, fund, county, reference) and
+    digests only; a line no disclosure prints is not found."""
+    try:
+        _, _, state = payout_proof.payout_scope(session, reference)
+    except NotFound:
+        state = ""
+    if state not in DISCLOSED_STATES:
+        raise NotFound(f"no disclosed payout {reference}")
+    entry_id = payout_proof.release_entry_of(session, reference)
+    return payout_proof.build_payout_proof(session, reference, _covering(session, entry_id))

@@ -154,6 +154,12 @@ def latest_checkpoint(session: Session) -> cp.Checkpoint | None:
     return _stored(row) if row else None
 
 
+def printed_checkpoint(session: Session) -> tuple[int, str] | None:
+    """(tree size, root) of the latest checkpoint, as a report prints it."""
+    latest = latest_checkpoint(session)
+    return (latest.tree_size, latest.root) if latest else None
+
+
 def checkpoint_at(session: Session, size: int) -> cp.Checkpoint | None:
     """The last checkpoint made at that tree size."""
     row = session.execute(

@@ -21,10 +21,8 @@ from ledger.domain import (
     PostingLine,
     canonical_entry,
     entry_hash,
-    leaf_digest,
-    merkle_root,
-    payout_leaf,
 )
+from ledger.payouts import PayoutLine, batch_root, leaf_columns
 
 
 @dataclass
@@ -189,14 +187,7 @@ def check_batch_digests(session: Session, report: VerifyReport) -> None:
         )
     ).all()
     for b in batches:
-        result = session.execute(
-            text(
-                "SELECT seq, reference, person_key, account_key, account_name, payee_name, amount_fen "
-                "FROM payout WHERE batch_id = :b ORDER BY seq"
-            ).execution_options(yield_per=20000),
-            {"b": b.id},
-        )
-        root = merkle_root(payout_leaf(*r) for r in result)
+        root = batch_root(session, b.id)
         if root != b.payload_digest or root != b.merkle_root:
             report.fail(
                 f"batch {b.id}: payout lines no longer match the digest committed by entry "
@@ -210,17 +201,19 @@ def _name_changed_payouts(session: Session, report: VerifyReport, batch_id: int)
     """Each line's digest was recorded when it was sent: the lines that differ are named."""
     rows = session.execute(
         text(
-            "SELECT p.id, p.seq, p.reference, p.person_key, p.account_key, p.account_name, p.payee_name, "
-            "p.amount_fen, ev.line_digest FROM payout p LEFT JOIN payout_event ev "
+            "SELECT p.id, ev.line_digest, "
+            + leaf_columns("p")
+            + " FROM payout p LEFT JOIN payout_event ev "
             "ON ev.payout_id = p.id AND ev.to_state = 'sent' WHERE p.batch_id = :b ORDER BY p.seq"
         ),
         {"b": batch_id},
     )
     for r in rows:
-        leaf = leaf_digest(payout_leaf(*r[1:8])).hex()
-        if r.line_digest != leaf:
+        line = PayoutLine(*r[2:])
+        if r.line_digest != line.leaf_hash():
             report.fail(
-                f"payout {r.id} (batch {batch_id}, line {r.seq}, reference {r.reference}) was changed"
+                f"payout {r.id} (batch {batch_id}, line {line.seq}, reference {line.reference}) "
+                "was changed"
             )
 
 

@@ -26,7 +26,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Paragraph
 
-from reports.masking import mask_name
+from ledger.pii import mask_name
 from reports.pdf.audit import qr_drawing
 from reports.pdf.base import (
     BODY_BOTTOM,

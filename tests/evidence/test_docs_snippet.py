@@ -12,11 +12,12 @@ from ledger.evidence.merkle import LeafTree, consistency_proof, leaf_hash
 DOC = Path(__file__).resolve().parents[2] / "docs" / "verification.md"
 
 
-def snippet() -> dict[str, Any]:
+def snippet(n: int = 0) -> dict[str, Any]:
+    """The n-th Python block: 0 the consistency check, 1 the payout proof's."""
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
-    assert len(blocks) == 1
+    assert len(blocks) == 2
     scope: dict[str, Any] = {}
-    exec(compile(blocks[0], str(DOC), "exec"), scope)
+    exec(compile(blocks[n], str(DOC), "exec"), scope)
     return scope
 
 

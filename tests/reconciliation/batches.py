@@ -9,8 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.access import service as access
-from ledger.domain import allocation_lines, merkle_root, payout_leaf, release_lines, transfer_lines
+from ledger.domain import allocation_lines, release_lines, transfer_lines
 from ledger.journal.service import post_entry
+from ledger.payouts import batch_root
 from ledger.pii import store_account
 from reconciliation.simulate import SimLine
 
@@ -132,18 +133,7 @@ def released_batch(
         {"b": bid},
     ).all()
     total = sum(r.amount_fen for r in rows)
-    root = merkle_root(
-        payout_leaf(
-            r.seq,
-            r.reference,
-            r.person_key,
-            r.account_key,
-            r.account_name,
-            r.payee_name,
-            r.amount_fen,
-        )
-        for r in rows
-    )
+    root = batch_root(session, bid)
     entry = post_entry(
         session,
         kind="batch_release",

@@ -13,8 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.access import service as access
-from ledger.domain import AccountKind, merkle_root, pair, payout_leaf, release_lines
+from ledger.domain import AccountKind, pair, release_lines
 from ledger.journal.service import post_entry
+from ledger.payouts import batch_root
 from ledger.pii import store_account
 
 _refs = itertools.count(1)
@@ -46,7 +47,6 @@ def release(
         {"c": county, "f": fund, "p": period},
     ).scalar_one()
     ids = []
-    leaves = []
     for seq, ln in enumerate(lines, start=1):
         ref = f"T{next(_refs):08d}"
         key = hashlib.sha256(ln.id_number.encode()).hexdigest()
@@ -81,8 +81,7 @@ def release(
                 },
             ).scalar_one()
         )
-        leaves.append(payout_leaf(seq, ref, key, account.key, ln.name, ln.name, ln.amount_fen))
-    root = merkle_root(leaves)
+    root = batch_root(session, batch)
     total = sum(ln.amount_fen for ln in lines)
     entry = post_entry(
         session,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.masking import mask_name
+from ledger.pii import mask_name
 from reports.pdf.base import format_fen
 from reports.pdf.disclosure import DisclosureInfo, DisclosureRow, render_disclosure
 from tests.reports.conftest import make_rows, render_bytes, run_tool

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reports.masking import mask_account, mask_id_number, mask_name
+from ledger.pii import mask_account, mask_id_number, mask_name
 
 
 def test_two_character_name_keeps_the_surname() -> None:
