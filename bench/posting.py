@@ -32,6 +32,7 @@ from ledger.domain import allocation_lines, transfer_lines
 from ledger.journal import idempotency
 from ledger.journal.service import post_entry
 from ledger.jurisdictions.service import seed_reference_data
+from ledger.uow import AuditTrail, GroupPoster, UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
 FUND = "urban_minimum_living"
@@ -72,6 +73,57 @@ def post_one(session: Session, *, writer: int, i: int, run: str) -> None:
     session.commit()
 
 
+def grouped_rate(url: str, n: int, writers: int, spread: str) -> dict[str, Any]:
+    """``writers`` threads hand whole units of work (claim, entry, record, audit row) to one
+    group poster. ``spread``: "hot" puts every entry on the province's special account,
+    "counties" gives each writer a city of its own, "mixed" is ``post_one``'s alternation."""
+    engine = db.make_engine(url)
+    run = uuid.uuid4().hex[:8]
+    poster = GroupPoster(engine)
+
+    def lines_for(w: int, i: int) -> tuple[str, Any]:
+        if spread == "counties":
+            return "allocation", allocation_lines(CITIES[w % 8], FUND, 200)
+        if spread == "hot" or i % 2 == 0:
+            return "allocation", allocation_lines(PROVINCE, FUND, 200)
+        return "transfer", transfer_lines(PROVINCE, CITIES[w % 8], FUND, 100)
+
+    def work(w: int, count: int) -> None:
+        for i in range(count):
+            kind, lines = lines_for(w, i)
+            uow = UnitOfWork(
+                engine, trail=AuditTrail(action=kind), operator=f"bench-{w}", poster=poster
+            )
+            uow.run(
+                lambda s, kind=kind, lines=lines: post_entry(
+                    s, kind=kind, lines=lines, created_by="bench"
+                ).as_dict(),
+                operation=kind,
+                key=f"bench-{run}-{w}-{i}",
+                body={"kind": kind, "writer": w, "i": i},
+                status_code=201,
+            )
+
+    poster.run(  # the poster's connection opens before the clock starts
+        UnitOfWork(engine, trail=AuditTrail(action="warm-up"), operator="bench"),
+        lambda s: {},
+        operation="warm-up",
+        key=None,
+    )
+    groups = poster.groups
+    elapsed = run_threads(writers, n, work)
+    groups = poster.groups - groups
+    poster.close()
+    engine.dispose()
+    return {
+        "rate": n / elapsed,
+        "seconds": elapsed,
+        "n": n,
+        "peak_mb": peak_rss_mb(),
+        "mean_group": n / groups if groups else 0.0,
+    }
+
+
 def service_rate(url: str, n: int, writers: int) -> dict[str, Any]:
     engine = db.make_engine(url)
     run = uuid.uuid4().hex[:8]
@@ -91,9 +143,18 @@ def service_rate(url: str, n: int, writers: int) -> dict[str, Any]:
     return {"rate": n / elapsed, "seconds": elapsed, "n": n, "peak_mb": peak_rss_mb()}
 
 
-def run_service_subprocess(url: str, n: int, writers: int) -> dict[str, Any]:
+def run_service_subprocess(
+    url: str, n: int, writers: int, grouped: str | None = None
+) -> dict[str, Any]:
+    """The service case in its own process; ``grouped`` = None (one transaction per entry) or
+    the spread of a group-posting case ("hot", "counties", "mixed")."""
+    args = (
+        ["grouped", url, str(n), str(writers), grouped]
+        if grouped
+        else ["service", url, str(n), str(writers)]
+    )
     out = subprocess.run(
-        [sys.executable, "-m", "bench.posting", "service", url, str(n), str(writers)],
+        [sys.executable, "-m", "bench.posting", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -271,4 +332,7 @@ def http_latency(base: str, token: str, ids: list[int], rate: float) -> dict[str
 if __name__ == "__main__":
     if sys.argv[1] == "service":
         result = service_rate(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        print(json.dumps(result))
+    elif sys.argv[1] == "grouped":
+        result = grouped_rate(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
         print(json.dumps(result))

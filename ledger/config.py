@@ -35,6 +35,13 @@ class Settings(BaseSettings):
         default=None, description="Password of the application role, where the server asks one."
     )
     max_upload_bytes: int = 200 * 1024 * 1024
+    group_posting: bool = Field(
+        default=True,
+        description=(
+            "HTTP writes are handed to one group poster per server process, which commits many "
+            "per transaction (one savepoint each). Off: one transaction per write."
+        ),
+    )
     roster_exit_confirm_share: float = Field(
         default=0.05,
         ge=0,
