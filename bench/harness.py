@@ -149,6 +149,20 @@ def run_p1(run: Run, size: dict[str, int], base: dict[str, float]) -> None:
     run.say(
         f"P1 service, 8 writers: {eight['rate']:,.0f} entries/s, peak {eight['peak_mb']:.0f} MB"
     )
+    grouped = {
+        spread: posting.run_service_subprocess(url, size["p1_8"], 8, grouped=spread)
+        for spread in ("counties", "hot")
+    }
+    grouped_one = posting.run_service_subprocess(url, size["p1"], 1, grouped="mixed")
+    for label, g in (
+        ("8 writers across cities", grouped["counties"]),
+        ("8 writers, one hot account", grouped["hot"]),
+        ("1 writer", grouped_one),
+    ):
+        run.say(
+            f"P1 group posting, {label}: {g['rate']:,.0f} entries/s, "
+            f"mean group {g['mean_group']:.1f}"
+        )
     names = {
         "hordak": "django-hordak transfer_to",
         "hordak_legs": "django-hordak Transaction + 2 Legs",
@@ -183,10 +197,30 @@ def run_p1(run: Run, size: dict[str, int], base: dict[str, float]) -> None:
                 )
             )
 
+    for case, g, keys in (
+        ("P1 group posting, 8 writers across cities", grouped["counties"], ("hordak", "cte8")),
+        ("P1 group posting, 8 writers, one hot account", grouped["hot"], ("hordak", "cte8")),
+        ("P1 group posting, 1 writer", grouped_one, ("cte", "hordak")),
+    ):
+        for key in keys:
+            if key in base:
+                run.figures.append(
+                    Figure(
+                        case,
+                        g["n"],
+                        g["rate"],
+                        base[key],
+                        names.get(key, "raw one-CTE per commit, 8 writers"),
+                        "items/s",
+                        g["peak_mb"],
+                        f"mean group {g['mean_group']:.1f} entries per transaction",
+                    )
+                )
+
     http_n, p6_n = size["http"], int(P6_RATE * size["p6_seconds"])
     run.say(f"HTTP: seeding {http_n + p6_n} entries to reverse, starting ledger serve")
     token, ids = posting.seed_entries(url, http_n + p6_n)
-    serve = posting.Serve(url)
+    serve = posting.Serve(url, workers=2)
     try:
         h = posting.http_rate(serve.base, token, ids[:http_n], clients=8)
         run.say(f"P1 HTTP, 8 clients: {h['rate']:,.0f} entries/s")

@@ -206,7 +206,7 @@ def _free_port() -> int:
 class Serve:
     """``ledger serve`` on 127.0.0.1 as its own process, against ``url``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workers: int = 1) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "LEDGER_DATABASE_URL": url}
@@ -220,6 +220,8 @@ class Serve:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                "--workers",
+                str(workers),
             ],
             cwd=ROOT,
             env=env,
@@ -240,11 +242,23 @@ class Serve:
         raise RuntimeError("ledger serve did not answer within 60 s")
 
     def peak_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+        """The largest peak RSS of the server's processes (with workers, of one worker)."""
+        pids = [self.proc.pid]
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+        peak = 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak = max(peak, int(line.split()[1]) / 1024)
+            except OSError:
+                continue
+        return peak
 
     def stop(self) -> None:
         self.proc.terminate()
