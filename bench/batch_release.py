@@ -186,7 +186,7 @@ def _setup(session: Session, run: str, n: int) -> str:
 
 
 def cases(db_url: str, quick: bool, n: int | None = None) -> list[Figure]:
-    n = n or (20_000 if quick else 1_000_000)
+    n = n or (5_000 if quick else 1_000_000)
     db.upgrade(db_url)
     engine = db.make_engine(db_url, poolclass=NullPool)
     run = os.urandom(8).hex()

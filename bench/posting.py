@@ -168,33 +168,44 @@ def run_service_subprocess(
 
 
 def seed_entries(url: str, n: int) -> tuple[str, list[int]]:
-    """A finance user of the province with a token, and ``n`` allocations to reverse over HTTP."""
+    """A maker and a checker of the province's finance bureau, and ``n`` allocation drafts by
+    the maker; returns the checker's token and the drafts: approving one over HTTP posts it."""
+    from datetime import date
+
+    from ledger.documents.service import create_document
+
     engine = db.make_engine(url, poolclass=NullPool)
     ids: list[int] = []
     with Session(engine) as session:
         bureau = access.create_bureau(
             session, jurisdiction=PROVINCE, kind="finance", name="bench finance"
         )
-        name = f"bench-{uuid.uuid4().hex[:6]}"
-        uid = access.create_user(
-            session, username=name, display_name=name, bureau_id=bureau, role="finance"
-        )
-        token = access.issue_token(session, user_id=uid)
-        session.commit()
-        for i in range(n):
-            ids.append(
-                post_entry(
-                    session,
-                    kind="allocation",
-                    lines=allocation_lines(PROVINCE, FUND, 100),
-                    created_by="bench-seed",
-                ).id
+        tokens = []
+        for role in ("maker", "checker"):
+            name = f"bench-{role}-{uuid.uuid4().hex[:6]}"
+            uid = access.create_user(
+                session, username=name, display_name=name, bureau_id=bureau, role="finance"
             )
+            tokens.append(access.issue_token(session, user_id=uid))
+        session.commit()
+        maker = access.authenticate(session, tokens[0])
+        run = uuid.uuid4().hex[:6]
+        for i in range(n):
+            doc = create_document(
+                session,
+                principal=maker,
+                doc_type="allocation",
+                number=f"B-{run}-{i}",
+                fiscal_year=date.today().year,
+                amount_fen=100,
+                fund=FUND,
+            )
+            ids.append(int(doc["id"]))
             if i % 200 == 199:
                 session.commit()
         session.commit()
     engine.dispose()
-    return token, ids
+    return tokens[1], ids
 
 
 def _free_port() -> int:
@@ -206,10 +217,15 @@ def _free_port() -> int:
 class Serve:
     """``ledger serve`` on 127.0.0.1 as its own process, against ``url``."""
 
-    def __init__(self, url: str, workers: int = 1) -> None:
+    def __init__(self, url: str, workers: int = 1, group_posting: bool = True) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "LEDGER_DATABASE_URL": url}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "LEDGER_DATABASE_URL": url,
+            "LEDGER_GROUP_POSTING": "1" if group_posting else "0",
+        }
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -268,11 +284,11 @@ class Serve:
             self.proc.kill()
 
 
-def _reverse(client: httpx.Client, token: str, entry_id: int, run: str) -> int:
+def _approve(client: httpx.Client, token: str, document_id: int, run: str) -> int:
+    """The checker approves a draft: the write that posts its entry."""
     r = client.post(
-        f"/entries/{entry_id}/reversal",
-        json={"memo": "bench"},
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"rev-{run}-{entry_id}"},
+        f"/documents/{document_id}/approval",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"ok-{run}-{document_id}"},
     )
     return r.status_code
 
@@ -286,8 +302,8 @@ def http_rate(base: str, token: str, ids: list[int], clients: int = 8) -> dict[s
 
     def work(w: int, _count: int) -> None:
         for eid in shares[w]:
-            code = _reverse(pool[w], token, eid, run)
-            if code != 201:
+            code = _approve(pool[w], token, eid, run)
+            if code != 200:
                 bad.append(code)
 
     # run_threads splits n itself; here each thread takes its own share of ids
@@ -295,7 +311,7 @@ def http_rate(base: str, token: str, ids: list[int], clients: int = 8) -> dict[s
     for c in pool:
         c.close()
     if bad:
-        raise RuntimeError(f"{len(bad)} reversals failed, e.g. HTTP {bad[0]}")
+        raise RuntimeError(f"{len(bad)} approvals failed, e.g. HTTP {bad[0]}")
     return {"rate": len(ids) / elapsed, "seconds": elapsed, "n": len(ids)}
 
 
@@ -315,11 +331,11 @@ def http_latency(base: str, token: str, ids: list[int], rate: float) -> dict[str
         client = getattr(local, "client", None)
         if client is None:
             client = local.client = httpx.Client(base_url=base, timeout=30)
-        code = _reverse(client, token, eid, run)
+        code = _approve(client, token, eid, run)
         done = time.perf_counter()
         with lock:
             latencies.append((done - due) * 1000)
-            if code != 201:
+            if code != 200:
                 bad.append(code)
 
     with ThreadPoolExecutor(max_workers=64) as pool:

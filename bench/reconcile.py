@@ -64,7 +64,7 @@ def floor(session: Session, data: bytes) -> float:
 
 
 def cases(db_url: str, quick: bool, n: int | None = None) -> list[Figure]:
-    n = n or (20_000 if quick else 1_000_000)
+    n = n or (5_000 if quick else 1_000_000)
     db.upgrade(db_url)
     engine = db.make_engine(db_url, poolclass=NullPool)
     with Session(engine) as session:

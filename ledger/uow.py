@@ -213,12 +213,18 @@ class UnitOfWork:
 
 
 _DEFERRED = "journal_entry_balanced, journal_entry_reversal_approved"
-# After each write of a group: its deferred checks run (so they refuse only it), and the
-# transaction-local source label it may have set does not leak into the next write.
+# The chain head first: posters (one per server process) then never interleave their groups'
+# account locks, so they cannot deadlock with one another.
+_START_OF_GROUP = text("SELECT 1 FROM chain_head FOR UPDATE; SAVEPOINT group_write")
+# After each write of a group: its deferred checks run (so they refuse only it), the
+# transaction-local source label it may have set does not leak into the next write, its
+# savepoint is released and the next write's opened, in one round trip.
 _END_OF_WRITE = text(
     f"SET CONSTRAINTS {_DEFERRED} IMMEDIATE; SET CONSTRAINTS {_DEFERRED} DEFERRED; "
-    "RESET ledger.source"
+    "RESET ledger.source; RELEASE SAVEPOINT group_write; SAVEPOINT group_write"
 )
+_UNDO_WRITE = text("ROLLBACK TO SAVEPOINT group_write; RELEASE SAVEPOINT group_write")
+_NEXT_WRITE = text("SAVEPOINT group_write")
 _DEADLOCK = "40P01"
 
 
@@ -298,25 +304,24 @@ class GroupPoster:
             with Session(self.engine, expire_on_commit=False) as session:
                 # The chain head first: posters (one per server process) then never interleave
                 # their groups' account locks, so they cannot deadlock with one another.
-                session.execute(text("SELECT 1 FROM chain_head FOR UPDATE"))
+                # Each write's savepoint is opened by the statement that ends the one before.
+                session.execute(_START_OF_GROUP)
                 for sub in group:
-                    savepoint = session.begin_nested()
                     try:
                         written = sub.uow.apply(session, sub.work, **sub.params)
-                        # the checks deferred to COMMIT run now, so they refuse only this write
                         session.execute(_END_OF_WRITE)
-                        savepoint.commit()
                         outcomes.append(written)
                     except Exception as exc:
-                        savepoint.rollback()
+                        session.execute(_UNDO_WRITE)
                         if _sqlstate(exc) == _DEADLOCK and sub.attempts < 3:
                             sub.attempts += 1
                             again.append(sub)
                             outcomes.append(None)
-                            continue
-                        outcomes.append(exc)
-                        if sub.uow.audit_refusals:
-                            sub.uow.refusal_audit(session, exc)
+                        else:
+                            outcomes.append(exc)
+                            if sub.uow.audit_refusals:
+                                sub.uow.refusal_audit(session, exc)
+                        session.execute(_NEXT_WRITE)
                 session.commit()
                 self.groups += 1
         except BaseException as exc:  # the group's transaction is lost: no write of it stands
