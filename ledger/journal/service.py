@@ -82,6 +82,11 @@ def post_entry(
     if len(accounts) < len(keys):  # first use of a (jurisdiction, fund): make its chart, then lock
         ensure_charts(session, {(ln.jurisdiction, ln.fund) for ln in lines})
         accounts, _, head = _lock_accounts(session, keys, period)
+    if head is None:  # an account kind no chart has: the head was not taken
+        raise ValidationFailed(
+            "a posting names an account that does not exist",
+            [{"field": "postings", "reason": "no such account"}],
+        )
     _check_special_cash(lines, accounts)
 
     # The chain head was locked after the accounts and is held for the insert and the commit.
@@ -143,28 +148,32 @@ def _lock_accounts(
 ) -> tuple[dict[tuple[str, str, str], Any], bool, Any]:
     """Lock the touched accounts in id order, then the chain head, in one round trip that also
     reads the period: (accounts, period closed, head). The head's scan waits for the accounts'
-    (its condition needs them all), so the lock order is accounts, then head."""
+    (its condition needs them all), so the lock order is accounts, then head; while an account
+    is missing the head is not taken (head is None): its chart is made first, then this runs
+    again."""
     rows = session.execute(
         text(
             "WITH acc AS (SELECT id, jurisdiction_code, fund_code, kind, balance_fen FROM account "
             "WHERE (jurisdiction_code, fund_code, kind) IN (SELECT * FROM unnest("
             "CAST(:js AS text[]), CAST(:fs AS text[]), CAST(:ks AS text[]))) "
             "ORDER BY id FOR UPDATE), "
-            "head AS (SELECT seq, hash FROM chain_head WHERE (SELECT count(*) FROM acc) >= 0 "
+            "head AS (SELECT seq, hash FROM chain_head WHERE (SELECT count(*) FROM acc) = :n "
             "FOR UPDATE) "
             "SELECT acc.*, head.seq AS head_seq, head.hash AS head_hash, "
             "EXISTS (SELECT 1 FROM fiscal_period_close WHERE period >= :period) AS closed "
-            "FROM head LEFT JOIN acc ON true"
+            "FROM (SELECT 1) one LEFT JOIN head ON true LEFT JOIN acc ON true"
         ),
         {
             "js": [k[0] for k in keys],
             "fs": [k[1] for k in keys],
             "ks": [k[2] for k in keys],
             "period": period,
+            "n": len(keys),
         },
     ).all()
     accounts = {(r.jurisdiction_code, r.fund_code, r.kind): r for r in rows if r.id is not None}
-    return accounts, bool(rows[0].closed), rows[0]
+    head = rows[0] if rows[0].head_seq is not None else None
+    return accounts, bool(rows[0].closed), head
 
 
 def _check_special_cash(
