@@ -216,12 +216,12 @@ _DEFERRED = "journal_entry_balanced, journal_entry_reversal_approved"
 # The chain head first: posters (one per server process) then never interleave their groups'
 # account locks, so they cannot deadlock with one another.
 _START_OF_GROUP = text("SELECT 1 FROM chain_head FOR UPDATE; SAVEPOINT group_write")
-# After each write of a group: its deferred checks run (so they refuse only it), the
-# transaction-local source label it may have set does not leak into the next write, its
-# savepoint is released and the next write's opened, in one round trip.
+# After each write of a group: its deferred checks run (so they refuse only it), neither the
+# transaction-local source label nor the staging tables (ON COMMIT DROP) it made leak into the
+# next write, its savepoint is released and the next write's opened, in one round trip.
 _END_OF_WRITE = text(
     f"SET CONSTRAINTS {_DEFERRED} IMMEDIATE; SET CONSTRAINTS {_DEFERRED} DEFERRED; "
-    "RESET ledger.source; RELEASE SAVEPOINT group_write; SAVEPOINT group_write"
+    "RESET ledger.source; DISCARD TEMP; RELEASE SAVEPOINT group_write; SAVEPOINT group_write"
 )
 _UNDO_WRITE = text("ROLLBACK TO SAVEPOINT group_write; RELEASE SAVEPOINT group_write")
 _NEXT_WRITE = text("SAVEPOINT group_write")
@@ -245,9 +245,10 @@ class GroupPoster:
     Every write's claim, work, answer record and audit row share the group's transaction, and
     nothing is acknowledged before that transaction's COMMIT has returned: a crash before it
     loses the whole group and acknowledges none of it, so a client's retry with its key applies
-    the write once. The chain head is locked by the first entry of a group and held to its
-    COMMIT, so entries are chained in the order they run, gapless (a rolled-back savepoint
-    rolls back its chain step too). The database enforces every rule as for a single write.
+    the write once. The chain head is locked when a group starts and held to its COMMIT, so
+    entries are chained in the order they run, gapless (a rolled-back savepoint rolls back its
+    chain step too). A write a deadlock with a writer outside the poster refused runs again in
+    the next group. The database enforces every rule as for a single write.
     """
 
     def __init__(self, engine: Engine, *, max_group: int = 64, start: bool = True) -> None:

@@ -113,3 +113,20 @@ def test_a_kill_of_the_poster_mid_group_loses_no_acknowledged_write_and_applies_
     assert entries_of([f"k{i}" for i in range(n)]) == {f"k{i}": 1 for i in range(n)}
     report = verify(session)
     assert report.ok, report.problems
+
+
+def test_writes_of_one_group_each_stage_in_their_own_temporary_tables(engine: Engine) -> None:
+    poster = GroupPoster(engine, start=False)
+
+    def stage(s: Session) -> dict[str, Any]:
+        s.execute(text("CREATE TEMP TABLE staging (i int) ON COMMIT DROP"))
+        s.execute(text("INSERT INTO staging VALUES (1)"))
+        return {"n": s.execute(text("SELECT count(*) FROM staging")).scalar_one()}
+
+    futures = [
+        poster.submit(_uow(engine, poster), stage, operation="stage", key=f"s{i}") for i in range(3)
+    ]
+    poster.start()
+    assert [f.result(timeout=30).body for f in futures] == [{"n": 1}] * 3
+    poster.close()
+    assert poster.groups == 1
