@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -93,6 +94,32 @@ def _payout_rows(run: str, n: int, county: str, period: str) -> Iterator[tuple[A
         )
 
 
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    return (
+        str(value)
+        .replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+    )
+
+
+def _prebuild(fh: Any, run: str, n: int, county: str, period: str) -> None:
+    """The baseline's rows, HMAC and encryption included, written to ``fh`` in COPY's text
+    format before the clock starts: the timed COPY only moves pre-built rows."""
+    buf: list[str] = []
+    for row in _payout_rows(run, n, county, period):
+        buf.append("\t".join(_copy_text(v) for v in row))
+        if len(buf) >= 10_000:
+            fh.write(("\n".join(buf) + "\n").encode())
+            buf.clear()
+    if buf:
+        fh.write(("\n".join(buf) + "\n").encode())
+    fh.seek(0)
+
+
 def _setup(session: Session, run: str, n: int) -> str:
     """A roster of ``n`` for a county no earlier run used, funded; returns the county."""
     seed_reference_data(session=session)
@@ -159,7 +186,7 @@ def _setup(session: Session, run: str, n: int) -> str:
 
 
 def cases(db_url: str, quick: bool, n: int | None = None) -> list[Figure]:
-    n = n or (20_000 if quick else 1_000_000)
+    n = n or (5_000 if quick else 1_000_000)
     db.upgrade(db_url)
     engine = db.make_engine(db_url, poolclass=NullPool)
     run = os.urandom(8).hex()
@@ -188,15 +215,21 @@ def cases(db_url: str, quick: bool, n: int | None = None) -> list[Figure]:
             )
         )
         session.commit()
-        t3 = time.perf_counter()
-        copy_rows(
-            session,
-            f"bench_bare_payout_{run}",
-            _PAYOUT_COLUMNS.split(", "),
-            _payout_rows(run, n, county, period),
-        )
-        session.commit()
-        t4 = time.perf_counter()
+        with tempfile.TemporaryFile() as prebuilt:
+            _prebuild(prebuilt, run, n, county, period)
+            raw = session.connection().connection.driver_connection
+            assert raw is not None
+            t3 = time.perf_counter()
+            with (
+                raw.cursor() as cur,
+                cur.copy(
+                    f"COPY bench_bare_payout_{run} ({_PAYOUT_COLUMNS}) FROM STDIN (FORMAT text)"
+                ) as copy,
+            ):
+                while chunk := prebuilt.read(1 << 20):
+                    copy.write(chunk)
+            session.commit()
+            t4 = time.perf_counter()
         session.execute(text(f"DROP TABLE bench_bare_payout_{run}"))
         session.commit()
     engine.dispose()
@@ -208,7 +241,7 @@ def cases(db_url: str, quick: bool, n: int | None = None) -> list[Figure]:
             n,
             t2 - t0,
             copy_s,
-            "COPY the same rows into a bare table",
+            "COPY the same pre-built rows into a bare table",
             peak_mb=peak,
             note=f"build {t1 - t0:.1f} s, release {t2 - t1:.1f} s",
         ),

@@ -32,6 +32,7 @@ from ledger.domain import allocation_lines, transfer_lines
 from ledger.journal import idempotency
 from ledger.journal.service import post_entry
 from ledger.jurisdictions.service import seed_reference_data
+from ledger.uow import AuditTrail, GroupPoster, UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
 FUND = "urban_minimum_living"
@@ -72,6 +73,57 @@ def post_one(session: Session, *, writer: int, i: int, run: str) -> None:
     session.commit()
 
 
+def grouped_rate(url: str, n: int, writers: int, spread: str) -> dict[str, Any]:
+    """``writers`` threads hand whole units of work (claim, entry, record, audit row) to one
+    group poster. ``spread``: "hot" puts every entry on the province's special account,
+    "counties" gives each writer a city of its own, "mixed" is ``post_one``'s alternation."""
+    engine = db.make_engine(url)
+    run = uuid.uuid4().hex[:8]
+    poster = GroupPoster(engine)
+
+    def lines_for(w: int, i: int) -> tuple[str, Any]:
+        if spread == "counties":
+            return "allocation", allocation_lines(CITIES[w % 8], FUND, 200)
+        if spread == "hot" or i % 2 == 0:
+            return "allocation", allocation_lines(PROVINCE, FUND, 200)
+        return "transfer", transfer_lines(PROVINCE, CITIES[w % 8], FUND, 100)
+
+    def work(w: int, count: int) -> None:
+        for i in range(count):
+            kind, lines = lines_for(w, i)
+            uow = UnitOfWork(
+                engine, trail=AuditTrail(action=kind), operator=f"bench-{w}", poster=poster
+            )
+            uow.run(
+                lambda s, kind=kind, lines=lines: post_entry(
+                    s, kind=kind, lines=lines, created_by="bench"
+                ).as_dict(),
+                operation=kind,
+                key=f"bench-{run}-{w}-{i}",
+                body={"kind": kind, "writer": w, "i": i},
+                status_code=201,
+            )
+
+    poster.run(  # the poster's connection opens before the clock starts
+        UnitOfWork(engine, trail=AuditTrail(action="warm-up"), operator="bench"),
+        lambda s: {},
+        operation="warm-up",
+        key=None,
+    )
+    groups = poster.groups
+    elapsed = run_threads(writers, n, work)
+    groups = poster.groups - groups
+    poster.close()
+    engine.dispose()
+    return {
+        "rate": n / elapsed,
+        "seconds": elapsed,
+        "n": n,
+        "peak_mb": peak_rss_mb(),
+        "mean_group": n / groups if groups else 0.0,
+    }
+
+
 def service_rate(url: str, n: int, writers: int) -> dict[str, Any]:
     engine = db.make_engine(url)
     run = uuid.uuid4().hex[:8]
@@ -91,9 +143,18 @@ def service_rate(url: str, n: int, writers: int) -> dict[str, Any]:
     return {"rate": n / elapsed, "seconds": elapsed, "n": n, "peak_mb": peak_rss_mb()}
 
 
-def run_service_subprocess(url: str, n: int, writers: int) -> dict[str, Any]:
+def run_service_subprocess(
+    url: str, n: int, writers: int, grouped: str | None = None
+) -> dict[str, Any]:
+    """The service case in its own process; ``grouped`` = None (one transaction per entry) or
+    the spread of a group-posting case ("hot", "counties", "mixed")."""
+    args = (
+        ["grouped", url, str(n), str(writers), grouped]
+        if grouped
+        else ["service", url, str(n), str(writers)]
+    )
     out = subprocess.run(
-        [sys.executable, "-m", "bench.posting", "service", url, str(n), str(writers)],
+        [sys.executable, "-m", "bench.posting", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -107,33 +168,44 @@ def run_service_subprocess(url: str, n: int, writers: int) -> dict[str, Any]:
 
 
 def seed_entries(url: str, n: int) -> tuple[str, list[int]]:
-    """A finance user of the province with a token, and ``n`` allocations to reverse over HTTP."""
+    """A maker and a checker of the province's finance bureau, and ``n`` allocation drafts by
+    the maker; returns the checker's token and the drafts: approving one over HTTP posts it."""
+    from datetime import date
+
+    from ledger.documents.service import create_document
+
     engine = db.make_engine(url, poolclass=NullPool)
     ids: list[int] = []
     with Session(engine) as session:
         bureau = access.create_bureau(
             session, jurisdiction=PROVINCE, kind="finance", name="bench finance"
         )
-        name = f"bench-{uuid.uuid4().hex[:6]}"
-        uid = access.create_user(
-            session, username=name, display_name=name, bureau_id=bureau, role="finance"
-        )
-        token = access.issue_token(session, user_id=uid)
-        session.commit()
-        for i in range(n):
-            ids.append(
-                post_entry(
-                    session,
-                    kind="allocation",
-                    lines=allocation_lines(PROVINCE, FUND, 100),
-                    created_by="bench-seed",
-                ).id
+        tokens = []
+        for role in ("maker", "checker"):
+            name = f"bench-{role}-{uuid.uuid4().hex[:6]}"
+            uid = access.create_user(
+                session, username=name, display_name=name, bureau_id=bureau, role="finance"
             )
+            tokens.append(access.issue_token(session, user_id=uid))
+        session.commit()
+        maker = access.authenticate(session, tokens[0])
+        run = uuid.uuid4().hex[:6]
+        for i in range(n):
+            doc = create_document(
+                session,
+                principal=maker,
+                doc_type="allocation",
+                number=f"B-{run}-{i}",
+                fiscal_year=date.today().year,
+                amount_fen=100,
+                fund=FUND,
+            )
+            ids.append(int(doc["id"]))
             if i % 200 == 199:
                 session.commit()
         session.commit()
     engine.dispose()
-    return token, ids
+    return tokens[1], ids
 
 
 def _free_port() -> int:
@@ -145,10 +217,15 @@ def _free_port() -> int:
 class Serve:
     """``ledger serve`` on 127.0.0.1 as its own process, against ``url``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workers: int = 1, group_posting: bool = True) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "LEDGER_DATABASE_URL": url}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "LEDGER_DATABASE_URL": url,
+            "LEDGER_GROUP_POSTING": "1" if group_posting else "0",
+        }
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -159,6 +236,8 @@ class Serve:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                "--workers",
+                str(workers),
             ],
             cwd=ROOT,
             env=env,
@@ -179,11 +258,23 @@ class Serve:
         raise RuntimeError("ledger serve did not answer within 60 s")
 
     def peak_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+        """The largest peak RSS of the server's processes (with workers, of one worker)."""
+        pids = [self.proc.pid]
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+        peak = 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak = max(peak, int(line.split()[1]) / 1024)
+            except OSError:
+                continue
+        return peak
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -193,11 +284,11 @@ class Serve:
             self.proc.kill()
 
 
-def _reverse(client: httpx.Client, token: str, entry_id: int, run: str) -> int:
+def _approve(client: httpx.Client, token: str, document_id: int, run: str) -> int:
+    """The checker approves a draft: the write that posts its entry."""
     r = client.post(
-        f"/entries/{entry_id}/reversal",
-        json={"memo": "bench"},
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"rev-{run}-{entry_id}"},
+        f"/documents/{document_id}/approval",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"ok-{run}-{document_id}"},
     )
     return r.status_code
 
@@ -211,8 +302,8 @@ def http_rate(base: str, token: str, ids: list[int], clients: int = 8) -> dict[s
 
     def work(w: int, _count: int) -> None:
         for eid in shares[w]:
-            code = _reverse(pool[w], token, eid, run)
-            if code != 201:
+            code = _approve(pool[w], token, eid, run)
+            if code != 200:
                 bad.append(code)
 
     # run_threads splits n itself; here each thread takes its own share of ids
@@ -220,7 +311,7 @@ def http_rate(base: str, token: str, ids: list[int], clients: int = 8) -> dict[s
     for c in pool:
         c.close()
     if bad:
-        raise RuntimeError(f"{len(bad)} reversals failed, e.g. HTTP {bad[0]}")
+        raise RuntimeError(f"{len(bad)} approvals failed, e.g. HTTP {bad[0]}")
     return {"rate": len(ids) / elapsed, "seconds": elapsed, "n": len(ids)}
 
 
@@ -240,11 +331,11 @@ def http_latency(base: str, token: str, ids: list[int], rate: float) -> dict[str
         client = getattr(local, "client", None)
         if client is None:
             client = local.client = httpx.Client(base_url=base, timeout=30)
-        code = _reverse(client, token, eid, run)
+        code = _approve(client, token, eid, run)
         done = time.perf_counter()
         with lock:
             latencies.append((done - due) * 1000)
-            if code != 201:
+            if code != 200:
                 bad.append(code)
 
     with ThreadPoolExecutor(max_workers=64) as pool:
@@ -271,4 +362,7 @@ def http_latency(base: str, token: str, ids: list[int], rate: float) -> dict[str
 if __name__ == "__main__":
     if sys.argv[1] == "service":
         result = service_rate(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        print(json.dumps(result))
+    elif sys.argv[1] == "grouped":
+        result = grouped_rate(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
         print(json.dumps(result))

@@ -5,16 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 TARGETS = [
-    # (case prefix, baseline label, test, text)
-    ("P1 service, 1 writer", "django-hordak transfer_to", lambda r: r >= 3.0, "≥ 3× hordak"),
-    ("P1 service, 1 writer", "raw one-CTE per commit", lambda r: r >= 0.5, "≥ 0.5× one-CTE"),
+    # (case prefix, baseline label, test, text) — issue 17's targets
+    (
+        "P1 group posting, 8 writers across cities",
+        "django-hordak transfer_to",
+        lambda r: r >= 3.0,
+        "≥ 3× hordak",
+    ),
+    (
+        "P1 group posting, 8 writers, one hot account",
+        "django-hordak transfer_to",
+        lambda r: r >= 1.5,
+        "≥ 1.5× hordak",
+    ),
+    ("P1 group posting, 1 writer", "raw one-CTE per commit", lambda r: r >= 0.6, "≥ 0.6× one-CTE"),
+    (
+        "P2 build + release",
+        "COPY the same pre-built rows into a bare table",
+        lambda r: r <= 3.0,
+        "≤ 3× COPY",
+    ),
+    (
+        "P3 reconcile",
+        "parse with csv + hash the account key + COPY into a bare table",
+        lambda r: r <= 3.0,
+        "≤ 3× the parse + hash + COPY floor",
+    ),
     (
         "P4 disclosure PDF",
         "bare ReportLab canvas, same strings",
         lambda r: r <= 1.5,
         "≤ 1.5× canvas",
     ),
-    ("P6 HTTP p99", "target p99 < 50 ms", lambda r: r < 1.0, "under 50 ms"),
+    (
+        "P6 HTTP p99 at 200 writes/s, group posting",
+        "target p99 ≤ 100 ms",
+        lambda r: r <= 1.0,
+        "p99 ≤ 100 ms",
+    ),
 ]
 
 
@@ -95,10 +123,18 @@ def render(res: dict[str, Any]) -> str:
             out.append(f"- {prefix} {text}: {verdict} ({hit[0]['ratio']:.2f}×)")
         else:
             out.append(f"- {prefix} {text}: not measured in this run")
-    peaks = [f["peak_mb"] for f in res["figures"] if f.get("peak_mb")]
-    if peaks:
-        verdict = "met" if max(peaks) <= 512 else "NOT met"
-        out.append(f"- P5 peak memory ≤ 512 MB: {verdict} (largest {max(peaks):.0f} MB)")
+    p6 = res.get("p6")
+    if p6:
+        verdict = "met" if p6["achieved_rate"] >= 195 else "NOT met"
+        out.append(
+            f"- P6 ≥ 195/s achieved at 200/s offered: {verdict} ({p6['achieved_rate']:.0f}/s)"
+        )
+    p3 = [f for f in res["figures"] if f["case"].startswith("P3") and f.get("peak_mb")]
+    if p3:
+        verdict = "met" if p3[0]["peak_mb"] <= 256 else "NOT met"
+        out.append(
+            f"- P3 peak RSS ≤ 256 MB: {verdict} ({p3[0]['peak_mb']:.0f} MB at N={p3[0]['n']:,})"
+        )
     out += ["", WHERE_THE_TIME_GOES.strip(), ""]
     return "\n".join(out)
 
@@ -126,9 +162,10 @@ entries serialise on that lock for the entry INSERT, the posting INSERT, the rec
 the COMMIT's WAL flush; group commit cannot batch flushes of writers that wait for one another.
 The raw CTE baseline has no such serial point, so its eight writers do share flushes.
 
-**P1, HTTP.** `ledger serve` (one uvicorn worker) adds request parsing, token lookup, the scope
-check, reading the original entry's lines and the reversal's own checks (is it reversed already?)
-before the same posting path: more round trips per write, on the same serial chain head.
+**P1, HTTP.** `ledger serve --workers 2`; each write is a checker's approval of an allocation
+draft (it posts the entry). It adds request parsing, token lookup, the scope check and the
+document's own reads and update before the same posting path; measured with and without the
+group poster, side by side.
 
 **P6.** Latency at a fixed offered rate is the service time plus the queueing behind the chain
 head; when the offered rate nears the single-chain ceiling measured in P1, p99 grows with the
@@ -161,17 +198,11 @@ trips and keeps no chain, idempotency record or overdraft lock. P1 therefore doe
 hordak nor 0.5× the one-CTE baseline here, and P6's offered 200 writes/s is above the ceiling
 of one chain on this disk, so its latency is queueing.
 
-Next step, prototyped and measured (not merged: `ledger/journal/service.py` belongs to its
-owner): (1) lock the accounts first and run `ensure_charts` only when one is missing; (2) fold
-the closed-period test into the account-locking SELECT (the chain trigger re-checks it anyway);
-(3) after reading the locked chain head, write the entry, its postings and the idempotency
-response in one writable-CTE statement. Every trigger still fires (chain, posting-apply, the
-deferred balance check, append-only), the hash is computed from the locked head, the claim
-still comes first, and `verify` passes after the run. Six round trips instead of ten, two
-under the head lock instead of four. Measured on the same server, 400 entries, two runs each:
-one writer 56–61 → 76–78 entries/s (+30 %), eight writers 74–76 → 82–84 entries/s (+10 %).
-Beyond that, the serial point is the chain itself: one WAL flush per entry while the head is
-held. Batching several requests into one chain transaction (group posting) or per-jurisdiction
-chains anchored into a global one are the designs that lift the ceiling; both change the
-chain's shape and need the lead's decision.
+Group posting (issue 17): `ledger.uow.GroupPoster` runs many units of work in one transaction,
+one savepoint each, so a COMMIT's WAL flush is shared by a group. The cases "P1 group posting"
+hand whole units of work (claim, entry, record, audit row) to one poster; its mean group size is
+in the notes. The poster is one serial connection, so its ceiling is the statements of one entry
+(claim, accounts and head, entry, record, audit row, end of write: six round trips plus the
+triggers' work) rather than the COMMIT; one server-side function per group of entries is the
+step that would remove those round trips.
 """

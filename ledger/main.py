@@ -54,6 +54,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         ),
     )
     app.state.engine = engine
+
+    @app.on_event("shutdown")
+    def _stop_poster() -> None:
+        poster = getattr(app.state, "poster", None)
+        if poster is not None:
+            poster.close()
+
     install_error_handlers(app)
     # Innermost first. The upload limit sits inside the audit log, so a 413 (declared or
     # streamed) is recorded as the refusal it is; the audit log inside the request-id

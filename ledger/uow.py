@@ -8,6 +8,8 @@ Every write — from the API, the CLI and the demo — runs as ``UnitOfWork(...)
 4. it records the answer under the key and writes the audit-log row of the accepted write in
    the same transaction;
 5. it commits once.
+With a ``GroupPoster`` (below) steps 2–4 run in the poster's transaction, in
+a savepoint of their own, and step 5 is the poster's one commit for the whole group.
 A refusal rolls everything back; its audit row is written in a transaction of its own (by the
 HTTP middleware, which knows the status it answered, or here for operators' commands).
 """
@@ -15,12 +17,15 @@ HTTP middleware, which knows the status it answered, or here for operators' comm
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from ledger.access.service import Principal
@@ -68,6 +73,7 @@ class UnitOfWork:
         principal: Principal | None = None,
         operator: str | None = None,
         audit_refusals: bool = True,
+        poster: GroupPoster | None = None,
     ) -> None:
         self.engine = engine
         self.trail = trail
@@ -75,6 +81,8 @@ class UnitOfWork:
         self.operator = operator
         # Over HTTP the middleware records refusals, with the status it answered.
         self.audit_refusals = audit_refusals
+        # With a group poster the same steps run in its shared transaction, one savepoint each.
+        self.poster = poster
 
     @property
     def actor(self) -> str:
@@ -90,26 +98,24 @@ class UnitOfWork:
         status_code: int | Callable[[dict[str, Any]], int] = 200,
         audit_object: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
     ) -> Written:
-        owner = principal_key(self.principal, self.operator)
-        request_body = jsonable_encoder(body)
+        if self.poster is not None:
+            return self.poster.run(
+                self,
+                work,
+                operation=operation,
+                key=key,
+                body=body,
+                status_code=status_code,
+                audit_object=audit_object,
+            )
         with Session(self.engine, expire_on_commit=False) as session:
             try:
-                if key is not None:
-                    stored = idempotency.claim(
-                        session, principal=owner, key=key, operation=operation, body=request_body
-                    )
-                    if stored is not None:
-                        from ledger.access.audit import outcome_of
-
-                        outcome = outcome_of(stored.status_code)  # a job's refusal is kept too
-                        self._audit(session, outcome, stored.status_code, replayed=True)
-                        session.commit()
-                        return Written(stored.response, stored.status_code, True)
-                written = self.answer(
+                written = self.apply(
                     session,
                     work,
                     operation=operation,
                     key=key,
+                    body=body,
                     status_code=status_code,
                     audit_object=audit_object,
                 )
@@ -120,6 +126,38 @@ class UnitOfWork:
                 if self.audit_refusals and isinstance(exc, Exception):
                     self._audit_refusal(exc)
                 raise
+
+    def apply(
+        self,
+        session: Session,
+        work: Callable[[Session], Any],
+        *,
+        operation: str,
+        key: str | None,
+        body: Any = None,
+        status_code: int | Callable[[dict[str, Any]], int] = 200,
+        audit_object: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
+    ) -> Written:
+        """Steps 2–4 inside the caller's transaction (``run`` or the group poster's savepoint):
+        claim the key, do the work, record the answer and the audit row. Nothing commits here."""
+        if key is not None:
+            stored = idempotency.claim(
+                session,
+                principal=principal_key(self.principal, self.operator),
+                key=key,
+                operation=operation,
+                body=jsonable_encoder(body),
+            )
+            if stored is not None:
+                from ledger.access.audit import outcome_of
+
+                outcome = outcome_of(stored.status_code)  # a job's refusal is kept too
+                self._audit(session, outcome, stored.status_code, replayed=True)
+                return Written(stored.response, stored.status_code, True)
+        return self.answer(
+            session, work, operation=operation, key=key, status_code=status_code,
+            audit_object=audit_object,
+        )  # fmt: skip
 
     def answer(
         self,
@@ -217,7 +255,8 @@ class UnitOfWork:
             detail=detail,
         )
 
-    def _audit_refusal(self, exc: Exception) -> None:
+    def refusal_audit(self, session: Session, exc: Exception) -> None:
+        """The refusal's audit row, inside ``session``'s transaction."""
         from ledger.access.audit import outcome_of
 
         status = exc.status_code if isinstance(exc, DomainError) else 500
@@ -225,12 +264,148 @@ class UnitOfWork:
             **self.trail.detail,
             "error": exc.message if isinstance(exc, DomainError) else type(exc).__name__,
         }
+        self._audit(session, outcome_of(status), status)
+
+    def _audit_refusal(self, exc: Exception) -> None:
         try:
             with Session(self.engine) as session:
-                self._audit(session, outcome_of(status), status)
+                self.refusal_audit(session, exc)
                 session.commit()
         except Exception:  # the refusal itself stands; its record is lost only with the database
             log.exception("could not record the refusal of %s", self.trail.action)
+
+
+_DEFERRED = "journal_entry_balanced, journal_entry_reversal_approved"
+# The chain head first: posters (one per server process) then never interleave their groups'
+# account locks, so they cannot deadlock with one another.
+_START_OF_GROUP = text("SELECT 1 FROM chain_head FOR UPDATE; SAVEPOINT group_write")
+# After each write of a group: its deferred checks run (so they refuse only it), neither the
+# transaction-local source label nor the staging tables (ON COMMIT DROP) it made leak into the
+# next write, its savepoint is released and the next write's opened, in one round trip.
+_END_OF_WRITE = text(
+    f"SET CONSTRAINTS {_DEFERRED} IMMEDIATE; SET CONSTRAINTS {_DEFERRED} DEFERRED; "
+    "RESET ledger.source; DISCARD TEMP; RELEASE SAVEPOINT group_write; SAVEPOINT group_write"
+)
+_UNDO_WRITE = text("ROLLBACK TO SAVEPOINT group_write; RELEASE SAVEPOINT group_write")
+_NEXT_WRITE = text("SAVEPOINT group_write")
+_DEADLOCK = "40P01"
+
+
+@dataclass
+class _Submission:
+    uow: UnitOfWork
+    work: Callable[[Session], Any]
+    params: dict[str, Any]
+    future: Future[Written] = field(default_factory=Future)
+    attempts: int = 0
+
+
+class GroupPoster:
+    """Writers hand their unit of work to one poster thread, which commits many per transaction.
+
+    Each write runs in its own savepoint of the group's transaction, so a refusal rolls back only
+    that write (its refusal audit row is then written in the same transaction); the others stay.
+    Every write's claim, work, answer record and audit row share the group's transaction, and
+    nothing is acknowledged before that transaction's COMMIT has returned: a crash before it
+    loses the whole group and acknowledges none of it, so a client's retry with its key applies
+    the write once. The chain head is locked when a group starts and held to its COMMIT, so
+    entries are chained in the order they run, gapless (a rolled-back savepoint rolls back its
+    chain step too). A write a deadlock with a writer outside the poster refused runs again in
+    the next group. The database enforces every rule as for a single write.
+    """
+
+    def __init__(self, engine: Engine, *, max_group: int = 64, start: bool = True) -> None:
+        self.engine = engine
+        self.max_group = max_group
+        self.groups = 0  # groups committed
+        self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="group-poster", daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(
+        self, uow: UnitOfWork, work: Callable[[Session], Any], **params: Any
+    ) -> Future[Written]:
+        """Queue a write; its future resolves once the group holding it has committed."""
+        sub = _Submission(uow, work, params)
+        self._queue.put(sub)
+        return sub.future
+
+    def run(self, uow: UnitOfWork, work: Callable[[Session], Any], **params: Any) -> Written:
+        return self.submit(uow, work, **params).result()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.max_group:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                group.append(nxt)
+            while group:
+                group = self._post(group)
+
+    def _post(self, group: list[_Submission]) -> list[_Submission]:
+        """Commit one group; return the writes to run again in a group of their own (those
+        that a deadlock with a writer outside the poster refused)."""
+        outcomes: list[Written | BaseException | None] = []
+        again: list[_Submission] = []
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                # The chain head first: posters (one per server process) then never interleave
+                # their groups' account locks, so they cannot deadlock with one another.
+                # Each write's savepoint is opened by the statement that ends the one before.
+                session.execute(_START_OF_GROUP)
+                for sub in group:
+                    try:
+                        written = sub.uow.apply(session, sub.work, **sub.params)
+                        session.execute(_END_OF_WRITE)
+                        outcomes.append(written)
+                    except Exception as exc:
+                        session.execute(_UNDO_WRITE)
+                        if _sqlstate(exc) == _DEADLOCK and sub.attempts < 3:
+                            sub.attempts += 1
+                            again.append(sub)
+                            outcomes.append(None)
+                        else:
+                            outcomes.append(exc)
+                            if sub.uow.audit_refusals:
+                                sub.uow.refusal_audit(session, exc)
+                        session.execute(_NEXT_WRITE)
+                session.commit()
+                self.groups += 1
+        except BaseException as exc:  # the group's transaction is lost: no write of it stands
+            log.exception("a group of %d writes was rolled back", len(group))
+            for sub in group:
+                sub.future.set_exception(exc)
+            return []
+        for sub, outcome in zip(group, outcomes, strict=True):
+            if outcome is None:
+                continue
+            if isinstance(outcome, BaseException):
+                sub.future.set_exception(outcome)
+            else:
+                sub.future.set_result(outcome)
+        return again
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None)
 
 
 def operator_name() -> str:

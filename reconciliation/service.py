@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.access.service import Principal
+from ledger.batches.settlement import settle_payouts, settlement_table
 from ledger.domain import AccountKind
 from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ledger.jobs.models import ProgressFn
@@ -548,18 +549,16 @@ class _FileContext:
         return entries
 
     def _apply_payouts(self) -> None:
-        self._q("SELECT set_config('ledger.source', :s, true)", s=f"bank_file:{self.file_id}")
+        """Hand what each matched payout became to the ledger's settlement service."""
+        settlement_table(self.session)
         self._q(
-            "UPDATE payout p SET state = s.action, last_entry_id = e.entry_id, "
-            "reason_code = CASE WHEN s.action = 'paid' THEN NULL "
-            "  ELSE COALESCE(s.reason, 'unspecified') END, "
-            "raw_code = CASE WHEN s.action = 'paid' THEN NULL ELSE s.raw_code END, "
-            "raw_text = CASE WHEN s.action = 'paid' THEN NULL ELSE s.raw_text END, "
-            "updated_at = now() "
-            "FROM recon_line s, recon_entry e WHERE s.payout_id = p.id "
-            "AND s.action IN ('paid', 'failed', 'returned') "
-            "AND e.county = p.county_code AND e.fund = p.fund_code"
+            "INSERT INTO payout_settlement (payout_id, state, entry_id, reason_code, raw_code, "
+            "raw_text) SELECT s.payout_id, s.action, e.entry_id, s.reason, s.raw_code, s.raw_text "
+            "FROM recon_line s JOIN payout p ON p.id = s.payout_id "
+            "JOIN recon_entry e ON e.county = p.county_code AND e.fund = p.fund_code "
+            "WHERE s.action IN ('paid', 'failed', 'returned')"
         )
+        settle_payouts(self.session, source=f"bank_file:{self.file_id}")
 
     def _queue(self, batch: Any) -> None:
         self._q(
@@ -1006,25 +1005,22 @@ def _match_by_hand(
         document_type="recon_exception",
         document_id=str(x.id),
     )
-    session.execute(
-        text("SELECT set_config('ledger.source', :s, true)"), {"s": f"recon_exception:{x.id}"}
-    )
+    settlement_table(session)
     session.execute(
         text(
-            "UPDATE payout SET state = :st, last_entry_id = :e, updated_at = now(), "
-            "reason_code = CASE WHEN :st = 'paid' THEN NULL ELSE :rc END, "
-            "raw_code = CASE WHEN :st = 'paid' THEN NULL ELSE :raw END, "
-            "raw_text = CASE WHEN :st = 'paid' THEN NULL ELSE :txt END WHERE id = :p"
+            "INSERT INTO payout_settlement (payout_id, state, entry_id, reason_code, raw_code, "
+            "raw_text) VALUES (:p, :st, :e, :rc, :raw, :txt)"
         ),
         {
             "st": action,
             "e": posted.id,
-            "rc": x.reason_code or "unspecified",
+            "rc": x.reason_code,
             "raw": x.raw_code,
             "txt": x.raw_text,
             "p": p.id,
         },
     )
+    settle_payouts(session, source=f"recon_exception:{x.id}")
     return posted.id, p.id
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from pytest_postgresql import factories
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -23,6 +25,11 @@ from ledger import db
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 ROOT = Path(__file__).resolve().parent.parent
+# Property tests judge what is generated, not how fast a shared machine generates it.
+hypothesis_settings.register_profile(
+    "ledger", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("ledger")
 
 
 def _server() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Protocol
 
@@ -11,9 +12,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ledger.access.service import Principal, authenticate
+from ledger.config import get_settings
 from ledger.db import get_engine
 from ledger.errors import Forbidden, Unauthenticated
-from ledger.uow import AuditTrail, UnitOfWork
+from ledger.uow import AuditTrail, GroupPoster, UnitOfWork
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 AUDIT_ACTION_KEY = "x-audit-action"
@@ -23,6 +25,22 @@ AUDIT_ACTION = {AUDIT_ACTION_KEY: True}
 
 def app_engine(request: Request) -> Engine:
     return getattr(request.app.state, "engine", None) or get_engine()
+
+
+_poster_lock = threading.Lock()
+
+
+def app_poster(request: Request) -> GroupPoster | None:
+    """The server process's group poster for HTTP writes (made on first use), unless
+    ``LEDGER_GROUP_POSTING`` is off."""
+    state = request.app.state
+    poster: GroupPoster | None = getattr(state, "poster", None)
+    if poster is None and get_settings().group_posting:
+        with _poster_lock:
+            poster = getattr(state, "poster", None)
+            if poster is None:
+                poster = state.poster = GroupPoster(app_engine(request))
+    return poster
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -125,7 +143,9 @@ class RequestWrite:
         status_code: int | Callable[[dict[str, Any]], int] = 200,
         audit_object: Callable[[dict[str, Any]], tuple[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        written = self.unit_of_work().run(
+        uow = self.unit_of_work()
+        uow.poster = app_poster(self.request)
+        written = uow.run(
             work,
             operation=operation,
             key=self.key,

@@ -1,7 +1,8 @@
 """The journal: posting balanced, hash-chained entries under locks, and reading the books.
 
-Order of locks for every writer: the touched accounts by id, then the chain head. Holding them
-in that order keeps concurrent writers free of deadlocks; the database re-checks every rule.
+Order of locks for every writer: the touched accounts by id, then the chain head (one statement
+takes both, in that order). Holding them in that order keeps concurrent writers free of
+deadlocks; the database re-checks every rule.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def post_entry(
     effective_date = effective_date or date.today()
     period = period_of(effective_date)
     keys = sorted({(ln.jurisdiction, ln.fund, ln.kind.value) for ln in lines})
-    accounts, closed = _lock_accounts(session, keys, period)
+    accounts, closed, head = _lock_accounts(session, keys, period)
     if closed:
         raise PeriodClosed(
             f"fiscal period {period} is closed: a correction goes into the open period and "
@@ -80,12 +81,16 @@ def post_entry(
         )
     if len(accounts) < len(keys):  # first use of a (jurisdiction, fund): make its chart, then lock
         ensure_charts(session, {(ln.jurisdiction, ln.fund) for ln in lines})
-        accounts, _ = _lock_accounts(session, keys, period)
+        accounts, _, head = _lock_accounts(session, keys, period)
+    if head is None:  # an account kind no chart has: the head was not taken
+        raise ValidationFailed(
+            "a posting names an account that does not exist",
+            [{"field": "postings", "reason": "no such account"}],
+        )
     _check_special_cash(lines, accounts)
 
-    # The chain head is locked last and held only for the insert and the commit.
-    head = session.execute(text("SELECT seq, hash FROM chain_head FOR UPDATE")).one()
-    entry_id, prev = head.seq + 1, head.hash
+    # The chain head was locked after the accounts and is held for the insert and the commit.
+    entry_id, prev = head.head_seq + 1, head.head_hash
     created_at = datetime.now(UTC)
     digest = entry_hash(
         canonical_entry(
@@ -140,33 +145,35 @@ def post_entry(
 
 def _lock_accounts(
     session: Session, keys: list[tuple[str, str, str]], period: str
-) -> tuple[dict[tuple[str, str, str], Any], bool]:
-    """Lock the touched accounts in id order (one round trip, which also reads the period)."""
+) -> tuple[dict[tuple[str, str, str], Any], bool, Any]:
+    """Lock the touched accounts in id order, then the chain head, in one round trip that also
+    reads the period: (accounts, period closed, head). The head's scan waits for the accounts'
+    (its condition needs them all), so the lock order is accounts, then head; while an account
+    is missing the head is not taken (head is None): its chart is made first, then this runs
+    again."""
     rows = session.execute(
         text(
-            "SELECT id, jurisdiction_code, fund_code, kind, balance_fen, "
-            "EXISTS (SELECT 1 FROM fiscal_period_close WHERE period >= :period) AS closed FROM account "
+            "WITH acc AS (SELECT id, jurisdiction_code, fund_code, kind, balance_fen FROM account "
             "WHERE (jurisdiction_code, fund_code, kind) IN (SELECT * FROM unnest("
             "CAST(:js AS text[]), CAST(:fs AS text[]), CAST(:ks AS text[]))) "
-            "ORDER BY id FOR UPDATE"
+            "ORDER BY id FOR UPDATE), "
+            "head AS (SELECT seq, hash FROM chain_head WHERE (SELECT count(*) FROM acc) = :n "
+            "FOR UPDATE) "
+            "SELECT acc.*, head.seq AS head_seq, head.hash AS head_hash, "
+            "EXISTS (SELECT 1 FROM fiscal_period_close WHERE period >= :period) AS closed "
+            "FROM (SELECT 1) one LEFT JOIN head ON true LEFT JOIN acc ON true"
         ),
         {
             "js": [k[0] for k in keys],
             "fs": [k[1] for k in keys],
             "ks": [k[2] for k in keys],
             "period": period,
+            "n": len(keys),
         },
     ).all()
-    closed = (
-        bool(rows[0].closed)
-        if rows
-        else bool(
-            session.execute(
-                text("SELECT 1 FROM fiscal_period_close WHERE period >= :p"), {"p": period}
-            ).first()
-        )
-    )
-    return {(r.jurisdiction_code, r.fund_code, r.kind): r for r in rows}, closed
+    accounts = {(r.jurisdiction_code, r.fund_code, r.kind): r for r in rows if r.id is not None}
+    head = rows[0] if rows[0].head_seq is not None else None
+    return accounts, bool(rows[0].closed), head
 
 
 def _check_special_cash(
