@@ -560,6 +560,14 @@ class _FileContext:
             "AND s.action IN ('paid', 'failed', 'returned') "
             "AND e.county = p.county_code AND e.fund = p.fund_code"
         )
+        self._q(
+            "INSERT INTO payout_settlement (payout_id, bank_file_id, line_no, state, entry_id) "
+            "SELECT p.id, :file, s.line_no, s.action, e.entry_id "
+            "FROM recon_line s JOIN payout p ON p.id = s.payout_id "
+            "JOIN recon_entry e ON e.county = p.county_code AND e.fund = p.fund_code "
+            "WHERE s.action IN ('paid', 'failed', 'returned') ORDER BY s.k",
+            file=self.file_id,
+        )
 
     def _queue(self, batch: Any) -> None:
         self._q(
@@ -1024,6 +1032,13 @@ def _match_by_hand(
             "txt": x.raw_text,
             "p": p.id,
         },
+    )
+    session.execute(
+        text(
+            "INSERT INTO payout_settlement (payout_id, bank_file_id, line_no, state, entry_id, "
+            "exception_id) VALUES (:p, :f, :ln, :st, :e, :x)"
+        ),
+        {"p": p.id, "f": x.bank_file_id, "ln": x.line_no, "st": action, "e": posted.id, "x": x.id},
     )
     return posted.id, p.id
 
