@@ -71,6 +71,8 @@ COMMANDS: dict[str, str] = {
     "GET /jurisdictions/{code}/trace/summary": "trace",
     "GET /jurisdictions/{code}/trace.csv": "trace",  # --format csv --out FILE
     "GET /jurisdictions/{code}/trace.xlsx": "trace",  # --format xlsx --out FILE
+    "GET /payouts/{reference}/proof": "proof payout",
+    "GET /public/payouts/{reference}/proof": "proof payout",  # the same file, for a disclosed line
     "GET /checkpoints/latest": "checkpoints show",
     "GET /checkpoints/{size}": "checkpoints show",
     "POST /banks": "banks add",
