@@ -245,6 +245,7 @@ APPEND_ONLY_TABLES = (
     "merkle_node",
     "checkpoint",
     "evidence_link",
+    "payout_settlement",
 )
 
 

@@ -88,6 +88,11 @@ DEMO_STAGES: list[demo.Stage] = [
         "reconciled", stage_reconciled, "banks answer every released batch; the answers are applied"
     ),  # after the batches stages
     *report_demo.STAGES,
+    demo.Stage(
+        "evidence",
+        report_demo.stage_evidence,
+        "a checkpoint and a payout proof as files, checked offline; the audit bundle",
+    ),  # after the reports stage
 ]
 
 cli = core_cli.build_cli(create_app=create_app, demo_stages=DEMO_STAGES)
@@ -96,6 +101,8 @@ cli.add_typer(reconcile_cli.bank_files_app, name="bank-files")  # reconciliation
 cli.add_typer(reconcile_cli.exceptions_app, name="exceptions")  # reconciliation
 cli.add_typer(report_cli.report_app, name="report")  # reports: ledger report disclosure|audit
 cli.add_typer(report_cli.findings_app, name="findings")  # reports
+cli.command("trace")(report_cli.trace)  # reports: the fund trace
+cli.command("audit-bundle")(report_cli.audit_bundle)  # reports: the offline audit bundle
 cli.command("worker")(jobs_cli.worker)  # reliability: ledger worker
 cli.add_typer(jobs_cli.jobs_app, name="jobs")  # reliability: ledger jobs show ID
 cli.command("checkpoint")(evidence_cli.checkpoint)  # evidence

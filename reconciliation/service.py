@@ -552,11 +552,13 @@ class _FileContext:
         """Hand what each matched payout became to the ledger's settlement service."""
         settlement_table(self.session)
         self._q(
-            "INSERT INTO payout_settlement (payout_id, state, entry_id, reason_code, raw_code, "
-            "raw_text) SELECT s.payout_id, s.action, e.entry_id, s.reason, s.raw_code, s.raw_text "
+            "INSERT INTO settlement_staging (payout_id, state, entry_id, reason_code, raw_code, "
+            "raw_text, bank_file_id, line_no) SELECT s.payout_id, s.action, e.entry_id, s.reason, "
+            "s.raw_code, s.raw_text, :file, s.line_no "
             "FROM recon_line s JOIN payout p ON p.id = s.payout_id "
             "JOIN recon_entry e ON e.county = p.county_code AND e.fund = p.fund_code "
-            "WHERE s.action IN ('paid', 'failed', 'returned')"
+            "WHERE s.action IN ('paid', 'failed', 'returned')",
+            file=self.file_id,
         )
         settle_payouts(self.session, source=f"bank_file:{self.file_id}")
 
@@ -1008,8 +1010,9 @@ def _match_by_hand(
     settlement_table(session)
     session.execute(
         text(
-            "INSERT INTO payout_settlement (payout_id, state, entry_id, reason_code, raw_code, "
-            "raw_text) VALUES (:p, :st, :e, :rc, :raw, :txt)"
+            "INSERT INTO settlement_staging (payout_id, state, entry_id, reason_code, raw_code, "
+            "raw_text, bank_file_id, line_no, exception_id) "
+            "VALUES (:p, :st, :e, :rc, :raw, :txt, :f, :ln, :x)"
         ),
         {
             "st": action,
@@ -1018,6 +1021,9 @@ def _match_by_hand(
             "raw": x.raw_code,
             "txt": x.raw_text,
             "p": p.id,
+            "f": x.bank_file_id,
+            "ln": x.line_no,
+            "x": x.id,
         },
     )
     settle_payouts(session, source=f"recon_exception:{x.id}")

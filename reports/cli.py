@@ -22,7 +22,7 @@ from ledger.evidence.service import printed_checkpoint
 from ledger.jurisdictions.service import get_jurisdiction
 from ledger.terminal import show
 from ledger.uow import operator_name, operator_write
-from reports import data, findings, routes, service
+from reports import bundle, data, findings, routes, service
 from reports.models import FindingRunCreate
 from reports.scope import check_period, report_scope
 
@@ -291,3 +291,90 @@ def findings_csv_export(
     out.write_bytes(payload)
     answer = {"out": str(out), "bytes": len(payload), "record_id": made["record_id"]}
     show(answer, as_json=as_json, title="findings exported")
+
+
+def _trace_tables(doc: dict[str, Any]) -> list[Table]:
+    summary, page = doc["summary"], doc["payouts"]
+    title = (
+        f"fund trace of {terminal.jurisdiction_label(summary['jurisdiction'])}, "
+        f"{summary['fund']} {summary['period']}: allocated {summary['allocated']}, "
+        f"transferred {summary['transferred']}, batched {summary['batched']}, "
+        f"paid {summary['paid']}"
+    )
+    more = f" (more: --cursor {page['next_cursor']})" if page["has_more"] else ""
+    return [
+        terminal.rows_table(title + " — allocations", summary["allocations"]),
+        terminal.rows_table("transfers down the tree", summary["transfers"]),
+        terminal.rows_table("batches", summary["batches"]),
+        terminal.rows_table("payouts" + more, page["items"]),
+    ]
+
+
+def trace(
+    code: CodeArg,
+    fund: Annotated[str, typer.Option("--fund", help="Fund code or budget function code")],
+    period: PeriodOpt,
+    fmt: Annotated[
+        Format | None, typer.Option("--format", help="csv or xlsx: the whole trace as a file")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (with --format)")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of a page")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trace a fund: allocations → transfers down the tree → batches → each payout (masked),
+    the entry and the bank-file line that settled it, the roster row. With --format and --out,
+    the whole trace as CSV or XLSX, recorded as a report file."""
+    user = acting()
+    if (fmt is None) != (out is None):
+        raise typer.BadParameter("give --format and --out together", param_hint="--out")
+    if fmt is not None and out is not None:
+        routes.require_audit_reader(user, code)
+        built = _recorded(
+            "cli:trace",
+            user.username,
+            lambda s: service.build_export(
+                s, what="trace", fmt=fmt.value, jurisdiction=code, period=period, fund=fund,
+                generated_by=user.username,
+            ),
+        )  # fmt: skip
+        _done(built, out)
+        return
+    doc = read(
+        lambda s: {
+            "summary": routes.read_trace_summary(code, s, user, fund, period),
+            "payouts": routes.read_trace(code, s, user, fund, period, cursor, limit),
+        }
+    )
+    show(doc, as_json=as_json, title="fund trace", render=_trace_tables)
+
+
+def audit_bundle(
+    jurisdiction: JurisdictionOpt,
+    period: PeriodOpt,
+    out: Annotated[Path, typer.Option("--out", help="The zip file to write")],
+    as_json: JsonOpt = False,
+) -> None:
+    """The offline audit bundle: audit and disclosure PDFs, fund traces and findings as CSV,
+    the checkpoint, payout proofs, a README on checking them and a SHA-256 manifest (with
+    --as: an auditor or admin in scope; without, the operator)."""
+    user = acting_or_none()
+    if user is not None:
+        routes.require_audit_reader(user, jurisdiction)
+    with console.status("building the audit bundle…"):
+        made = bundle.write_audit_bundle(
+            get_engine(),
+            jurisdiction=jurisdiction,
+            period=period,
+            out=out,
+            operator=operator_name(),
+            principal=user,
+        )
+    answer = {
+        "out": str(made.path),
+        "files": made.files,
+        "checkpoint": {"tree_size": made.checkpoint.tree_size, "root": made.checkpoint.root},
+        "proofs": made.proofs,
+        "record_ids": made.record_ids,
+    }
+    show(answer, as_json=as_json, title=f"audit bundle {out}")

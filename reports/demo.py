@@ -6,15 +6,21 @@ auditor would; every PDF prints the checkpoint."""
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from ledger.access.service import principal_of
 from ledger.demo import DemoContext, Stage
+from ledger.evidence import checkpoint as cp
+from ledger.evidence import payout_proof
 from ledger.evidence.service import make_checkpoint
 from ledger.jurisdictions.catalog import PROVINCE
 from ledger.uow import operator_write
+from reports import bundle
+from reports.scope import Scope
 
 
 def _county_with_payouts(ctx: DemoContext) -> tuple[str, str]:
@@ -132,6 +138,56 @@ def stage_reports(ctx: DemoContext) -> dict[str, Any]:
     }
     ctx.summary["report"] = report
     return report
+
+
+def _write_json(path: Any, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def stage_evidence(ctx: DemoContext) -> dict[str, Any]:
+    """A checkpoint in DIR/checkpoint.json, one payout's proof in DIR/proofs/ checked offline
+    (from the files alone), and the county's audit bundle, built as the province's auditor."""
+    county, _ = _county_with_payouts(ctx)
+    made: list[cp.Checkpoint] = []
+
+    def sign(session: Session) -> dict[str, Any]:
+        made.append(make_checkpoint(session))
+        return {"tree_size": made[0].tree_size, "root": made[0].root}
+
+    operator_write(
+        ctx.engine, action="demo:checkpoint", operator=f"demo:{ctx.tag}",
+        object_type="checkpoint", work=sign,
+    )  # fmt: skip
+    _write_json(ctx.out / "checkpoint.json", made[0].as_dict())
+    held = cp.read_file(ctx.out / "checkpoint.json")
+    held.verify_signature(made[0].key_id)
+    proofs: dict[str, Any] = {}
+    with ctx.session() as s:
+        references = bundle.proof_references(s, Scope(county, ctx.period), limit=1)
+        for reference in references:
+            path = ctx.out / "proofs" / f"{reference}.json"
+            _write_json(path, payout_proof.build_payout_proof(s, reference, made[0]))
+            verified = payout_proof.verify_payout_proof(payout_proof.loads(path.read_bytes()), held)
+            proofs[reference] = {"verified": True, "amount_fen": verified.amount_fen}
+        auditor = principal_of(s, ctx.user("auditor", PROVINCE))
+    packed = bundle.write_audit_bundle(
+        ctx.engine, jurisdiction=county, period=ctx.period,
+        out=ctx.out / f"audit-bundle-{county}.zip", operator=f"demo:{ctx.tag}",
+        principal=auditor,
+    )  # fmt: skip
+    evidence = {
+        "checkpoint": {"tree_size": held.tree_size, "root": held.root, "key_id": held.key_id},
+        "proofs": proofs,
+        "proofs_verified": sum(1 for p in proofs.values() if p["verified"]),
+        "bundle": {
+            "file": packed.path.name,
+            "files": len(packed.files) + 1,
+            "proofs": len(packed.proofs),
+        },
+    }
+    ctx.summary["evidence"] = evidence
+    return evidence
 
 
 STAGES = [Stage("reports", stage_reports, "a checkpoint; disclosure and audit PDFs; XLSX exports")]

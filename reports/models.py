@@ -71,3 +71,58 @@ class ReportRecordPublic(BaseModel):
     chain_head: str
     generated_by: str
     generated_at: datetime
+
+
+class TraceDocumentPublic(BaseModel):
+    """An allocation (拨款) or a transfer down the tree (转移支付) of the traced fund."""
+
+    id: int
+    doc_type: str
+    number: str
+    jurisdiction: str = Field(description="the issuing jurisdiction (from)")
+    to_jurisdiction: str | None = Field(description="a transfer's receiver (to)")
+    amount: str
+    effective_date: str
+    entry_id: int | None
+
+
+class TraceBatchPublic(BaseModel):
+    id: int
+    county: str
+    bank: str
+    status: str
+    line_count: int
+    total: str
+    release_entry_id: int | None
+    by_state: dict[str, str] = Field(description="the lines' amounts by state")
+
+
+class TraceSummaryPublic(BaseModel):
+    """The small part of a fund trace, with totals; the payouts are paged by ``/trace``."""
+
+    jurisdiction: str
+    fund: str
+    period: str
+    allocations: list[TraceDocumentPublic]
+    transfers: list[TraceDocumentPublic]
+    batches: list[TraceBatchPublic]
+    allocated: str = Field(description="Σ allocation documents")
+    transferred: str = Field(description="Σ transfers down the tree within the subtree")
+    batched: str = Field(description="Σ released batches")
+    paid: str = Field(description="Σ payouts the banks confirmed paid")
+
+
+class TracePayoutPublic(BaseModel):
+    """One payout of the trace, masked: no ID number, no account."""
+
+    id: int
+    reference: str
+    batch_id: int
+    county: str
+    masked_name: str
+    amount: str
+    state: str
+    last_entry_id: int | None = Field(description="the journal entry that last moved it")
+    bank_file_id: int | None = Field(description="the bank file that settled it")
+    bank_file_line: int | None = Field(description="its line in that file")
+    roster_version_id: int | None = Field(description="the roster row in force for the period")

@@ -9,6 +9,7 @@ authenticated user whose scope covers the jurisdiction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
@@ -30,8 +31,10 @@ from ledger.access.service import Principal
 from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ERROR_RESPONSES, Forbidden
 from ledger.evidence.service import printed_checkpoint
-from ledger.jurisdictions.service import get_jurisdiction
-from reports import exports, findings, service
+from ledger.jurisdictions.service import fund_code, get_jurisdiction
+from ledger.money import fen_to_str
+from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
+from reports import exports, findings, service, trace
 from reports.models import (
     FindingList,
     FindingPublic,
@@ -39,6 +42,10 @@ from reports.models import (
     FindingRunPublic,
     ReportRecordPublic,
     RuleCount,
+    TraceBatchPublic,
+    TraceDocumentPublic,
+    TracePayoutPublic,
+    TraceSummaryPublic,
 )
 from reports.scope import Scope, report_scope
 
@@ -266,6 +273,106 @@ def export_payouts_xlsx(
 ) -> StreamingResponse:
     """The payouts CSV's table as XLSX; text cells stored as text, amounts as numbers."""
     return _export(request, user, "payouts", "xlsx", code, period, fund)
+
+
+TraceFundQuery = Annotated[str, Query(max_length=64, description="the fund traced")]
+
+
+def _trace_scope(session: Session, user: Principal, code: str, period: str) -> Scope:
+    require_audit_reader(user, code)
+    get_jurisdiction(session, code)
+    return Scope(code, period)
+
+
+def _document(d: trace.TraceDocument) -> TraceDocumentPublic:
+    return TraceDocumentPublic(
+        **{k: v for k, v in asdict(d).items() if k != "amount_fen"}, amount=fen_to_str(d.amount_fen)
+    )
+
+
+@router.get(
+    "/jurisdictions/{code}/trace/summary",
+    response_model=TraceSummaryPublic,
+    dependencies=[StrictQuery],
+)
+def read_trace_summary(
+    code: str, session: SessionDep, user: CurrentUser, fund: TraceFundQuery, period: PeriodQuery
+) -> TraceSummaryPublic:
+    """The fund trace's head: the allocation documents of the subtree for the fund and the
+    period's fiscal year, the transfers down the tree, the period's batches, with totals. The
+    payouts themselves are paged by ``GET /jurisdictions/{code}/trace``."""
+    scope = _trace_scope(session, user, code, period)
+    found = trace.trace_summary(session, scope, fund_code(session, fund))
+    return TraceSummaryPublic(
+        jurisdiction=found.jurisdiction,
+        fund=found.fund,
+        period=found.period,
+        allocations=[_document(d) for d in found.allocations],
+        transfers=[_document(d) for d in found.transfers],
+        batches=[
+            TraceBatchPublic(
+                id=b.id,
+                county=b.county,
+                bank=b.bank,
+                status=b.status,
+                line_count=b.line_count,
+                total=fen_to_str(b.total_fen),
+                release_entry_id=b.release_entry_id,
+                by_state={k: fen_to_str(v) for k, v in b.by_state.items()},
+            )
+            for b in found.batches
+        ],
+        allocated=fen_to_str(found.allocated_fen),
+        transferred=fen_to_str(found.transferred_fen),
+        batched=fen_to_str(found.batched_fen),
+        paid=fen_to_str(found.paid_fen),
+    )
+
+
+def _trace_payout(row: dict[str, Any]) -> TracePayoutPublic:
+    fields = {k: v for k, v in row.items() if k != "amount_fen"}
+    return TracePayoutPublic(**fields, amount=fen_to_str(row["amount_fen"]))
+
+
+@router.get(
+    "/jurisdictions/{code}/trace",
+    response_model=Page[TracePayoutPublic],
+    dependencies=[StrictQuery],
+)
+def read_trace(
+    code: str,
+    session: SessionDep,
+    user: CurrentUser,
+    fund: TraceFundQuery,
+    period: PeriodQuery,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[TracePayoutPublic]:
+    """Every payout of the subtree, fund and period, by id: reference, masked name, amount,
+    state, the entry that last moved it, the bank file and line that settled it, the roster
+    row in force. Auditors and admins in scope, and the jurisdiction's own bureaus."""
+    scope = _trace_scope(session, user, code, period)
+    rows = trace.trace_payouts(
+        session, scope, fund_code(session, fund), after_id=decode_cursor(cursor), limit=limit + 1
+    )
+    return page_of([asdict(r) for r in rows], limit, _trace_payout)
+
+
+@router.get("/jurisdictions/{code}/trace.csv", responses=EXPORT_RESPONSE)
+def export_trace_csv(
+    request: Request, code: str, user: CurrentUser, fund: TraceFundQuery, period: PeriodQuery
+) -> StreamingResponse:
+    """The whole fund trace as one CSV (UTF-8 with BOM, formula-like cells neutralised), a
+    ``kind`` column first: allocation, transfer, batch, payout. Recorded as a report file."""
+    return _export(request, user, "trace", "csv", code, period, fund)
+
+
+@router.get("/jurisdictions/{code}/trace.xlsx", responses=EXPORT_RESPONSE)
+def export_trace_xlsx(
+    request: Request, code: str, user: CurrentUser, fund: TraceFundQuery, period: PeriodQuery
+) -> StreamingResponse:
+    """The fund trace CSV's table as XLSX; text cells stored as text, amounts as numbers."""
+    return _export(request, user, "trace", "xlsx", code, period, fund)
 
 
 @router.post(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import NotFound, ValidationFailed
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
-from reports import data, exports, findings
+from reports import data, exports, findings, trace
 from reports.pdf.audit import render_audit
 from reports.pdf.disclosure import render_disclosure
 from reports.scope import Scope, check_period, report_scope
@@ -252,7 +252,7 @@ def build_audit(
     )
 
 
-EXPORTS = ("findings", "payouts")
+EXPORTS = ("findings", "payouts", "trace")
 
 
 def build_export(
@@ -265,14 +265,19 @@ def build_export(
     generated_by: str,
     fund: str | None = None,
 ) -> BuiltReport:
-    """The findings (``what="findings"``) or the masked payout lines (``"payouts"``, of one
-    fund or all) of a jurisdiction's subtree and period as CSV or XLSX, read in one snapshot
-    and recorded like any report file (kind ``findings_csv``, ``payouts_xlsx``...)."""
+    """The findings (``what="findings"``), the masked payout lines (``"payouts"``, of one
+    fund or all) or the fund trace (``"trace"``, of one fund) of a jurisdiction's subtree and
+    period as CSV or XLSX, read in one snapshot and recorded like any report file (kind
+    ``findings_csv``, ``payouts_xlsx``, ``trace_csv``...)."""
     check_period(period)
     if what not in EXPORTS or fmt not in exports.FORMATS:
         raise ValidationFailed(
             f"no {what} export as {fmt}",
             [{"field": "format", "reason": f"one of {', '.join(exports.FORMATS)}"}],
+        )
+    if what == "trace" and fund is None:
+        raise ValidationFailed(
+            "a fund trace follows one fund", [{"field": "fund", "reason": "required"}]
         )
     get_jurisdiction(session, jurisdiction)
     code = fund_code(session, fund) if fund is not None else None
@@ -282,6 +287,8 @@ def build_export(
         scope = report_scope(snap, jurisdiction, period)
         if what == "findings":
             table = findings.findings_table(findings.all_findings(snap, scope))
+        elif what == "trace" and code is not None:
+            table = trace.trace_table(snap, scope, code)
         else:
             table = data.payout_table(snap, scope, code)
         exports.write(table, file, fmt, as_of=scope.as_of)

@@ -59,3 +59,48 @@ def test_whole_month(engine: Engine, tmp_path: Path) -> None:
         ).scalar()
     assert twice == 0
     assert in_transit == sent
+    evidence = summary["evidence"]
+    assert evidence["proofs_verified"] == 1 and (tmp_path / "checkpoint.json").exists()
+    assert [p.stem for p in (tmp_path / "proofs").glob("*.json")] == list(evidence["proofs"])
+    bundle = tmp_path / evidence["bundle"]["file"]
+    assert bundle.name == f"audit-bundle-{summary['report']['county']}.zip" and bundle.exists()
+    _trace_from_the_province(engine, summary["report"]["fund"], summary["period"])
+
+
+def _trace_from_the_province(engine: Engine, fund: str, period: str) -> None:
+    """An auditor follows the demo's allocation down to the people it paid, through the API."""
+    from decimal import Decimal
+
+    from fastapi.testclient import TestClient
+
+    from tests.factories import make_user
+
+    def fen(amount: str) -> int:
+        return int(Decimal(amount) * 100)
+
+    with Session(engine) as s:
+        auditor = make_user(s, "auditor", "440000")
+    client = TestClient(create_app(engine))
+    params = {"fund": fund, "period": period}
+    head = client.get("/jurisdictions/440000/trace/summary", headers=auditor.headers, params=params)
+    assert head.status_code == 200, head.text
+    s = head.json()
+    assert s["allocations"] and s["transfers"] and s["batches"]
+    from_province = sum(fen(t["amount"]) for t in s["transfers"] if t["jurisdiction"] == "440000")
+    assert fen(s["allocated"]) >= from_province >= fen(s["batched"]) >= fen(s["paid"]) > 0
+    items, cursor = [], None
+    while True:
+        extra = {"cursor": cursor} if cursor else {}
+        page = client.get("/jurisdictions/440000/trace", headers=auditor.headers,
+                          params={**params, "limit": 7, **extra}).json()  # fmt: skip
+        items += page["items"]
+        if not page["has_more"]:
+            break
+        cursor = page["next_cursor"]
+    for batch in s["batches"]:
+        assert sum(fen(i["amount"]) for i in items if i["batch_id"] == batch["id"]) == fen(
+            batch["total"]
+        )
+    paid = [i for i in items if i["state"] == "paid"]
+    assert sum(fen(i["amount"]) for i in paid) == fen(s["paid"])
+    assert all(i["bank_file_id"] and i["roster_version_id"] for i in paid)

@@ -51,7 +51,10 @@ class BankCreate(BaseModel):
     code: str = Field(pattern=r"^[A-Z0-9]{2,12}$", examples=["ICBCGD"])
     name: str = Field(min_length=1, max_length=200, examples=["中国工商银行广东省分行"])
     counties: list[str] = Field(
-        default_factory=list, max_length=200, description="counties the bank pays in"
+        default_factory=list,
+        max_length=200,
+        description="counties the bank pays in",
+        examples=[["440103", "440104"]],
     )
 
 
@@ -62,7 +65,20 @@ class BankPublic(BaseModel):
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "lw-fin-1",
+                    "jurisdiction": "440103",
+                    "role": "finance",
+                    "bureau": "荔湾区财政局",
+                    "display_name": "荔湾区财政局 经办人",
+                }
+            ]
+        },
+    )
     username: str = Field(pattern=r"^[a-z0-9_.-]{2,64}$", examples=["lw-fin-1"])
     jurisdiction: str = Field(pattern=r"^[0-9]{6}$", examples=["440103"])
     role: str = Field(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ledger.db import get_engine, session_scope
@@ -146,9 +147,11 @@ def checkpoint_show(
     show(CheckpointPublic.model_validate(found.as_dict()), as_json=as_json, title="checkpoint")
 
 
-def checkpoint_covering(entry_id: int) -> cp.Checkpoint:
+def checkpoint_covering(
+    entry_id: int, engine: Engine | None = None, operator: str | None = None
+) -> cp.Checkpoint:
     """The latest stored checkpoint if it covers ``entry_id``, else a new one (a recorded write)."""
-    with session_scope() as session:
+    with session_scope(engine) as session:
         latest = service.latest_checkpoint(session)
     if latest is not None and latest.tree_size >= entry_id:
         return latest
@@ -159,9 +162,9 @@ def checkpoint_covering(entry_id: int) -> cp.Checkpoint:
         return {"tree_size": made[0].tree_size, "root": made[0].root}
 
     operator_write(
-        get_engine(),
+        engine or get_engine(),
         action="cli:checkpoint",
-        operator=operator_name(),
+        operator=operator or operator_name(),
         object_type="checkpoint",
         work=work,
     )

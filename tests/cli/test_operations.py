@@ -67,6 +67,12 @@ COMMANDS: dict[str, str] = {
     "GET /jurisdictions/{code}/findings.csv": "findings export",
     "POST /jurisdictions/{code}/findings/runs": "findings run",
     "GET /jobs/{job_id}": "jobs show",
+    "GET /jurisdictions/{code}/trace": "trace",
+    "GET /jurisdictions/{code}/trace/summary": "trace",
+    "GET /jurisdictions/{code}/trace.csv": "trace",  # --format csv --out FILE
+    "GET /jurisdictions/{code}/trace.xlsx": "trace",  # --format xlsx --out FILE
+    "GET /payouts/{reference}/proof": "proof payout",
+    "GET /public/payouts/{reference}/proof": "proof payout",  # the same file, for a disclosed line
     "GET /checkpoints/latest": "checkpoints show",
     "GET /checkpoints/{size}": "checkpoints show",
     "POST /banks": "banks add",
