@@ -26,7 +26,7 @@ from ledger.access.sessions import WebSession, session_of
 from ledger.errors import DomainError, Forbidden, Unauthenticated
 from ledger.jurisdictions.catalog import FUNDS
 from ledger.money import fen_to_str
-from reports.masking import mask_name
+from ledger.pii import mask_name
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
