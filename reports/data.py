@@ -31,6 +31,7 @@ from ledger.journal import service as journal
 from ledger.journal.verify import verify
 from ledger.jurisdictions.catalog import level_of
 from ledger.jurisdictions.service import get_jurisdiction
+from ledger.pii import mask_name
 from reports.exports import Cell, Fen, Table
 from reports.findings import (
     STATUS_LABELS,
@@ -39,7 +40,6 @@ from reports.findings import (
     evidence_text,
     group_by_rule,
 )
-from reports.masking import mask_name
 from reports.pdf.audit import (
     AGEING_BUCKETS,
     Acknowledgement,

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
-from reports.masking import mask_name
 from sqlalchemy.orm import Session
 
 from ledger.evidence.service import make_checkpoint, printed_checkpoint
+from ledger.pii import mask_name
 from reports import service
 from tests.factories import make_user
 from tests.reports.books import Line, allocate, release
