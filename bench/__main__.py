@@ -12,10 +12,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("what", choices=["all"], help="run every case and write the report")
+    parser.add_argument(
+        "what",
+        choices=["all", "scale"],
+        help="all: run every case and write the report; scale: the figures of docs/scaling.md",
+    )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_const", dest="mode", const="quick")
     size.add_argument("--full", action="store_const", dest="mode", const="full")
+    parser.add_argument("--payouts", type=int, default=1_000_000, help="scale: batch size")
+    parser.add_argument("--rows", type=int, default=10_000_000, help="scale: pruning rows")
+    parser.add_argument("--db", default=None, help="scale: a server's URL (default embedded)")
     parser.add_argument(
         "--out",
         type=Path,
@@ -28,6 +35,11 @@ def main() -> None:
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
     )
     sys.path.insert(0, str(ROOT))
+    if args.what == "scale":
+        from bench import scale
+
+        scale.main(args.payouts, args.rows, args.db)
+        return
     from bench import harness
 
     harness.main(args.mode or "quick", out=args.out)

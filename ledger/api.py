@@ -103,7 +103,8 @@ def install_error_handlers(app: FastAPI) -> None:
         html_error = getattr(request.app.state, "html_error", None)
         if html_error is not None and getattr(request.state, "console", False):
             return html_error(request, exc)  # a console page: the refusal as a page
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        retry = {"Retry-After": "1"} if isinstance(exc, ServiceUnavailable) else None
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=retry)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -21,6 +21,18 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of an external PostgreSQL; unset starts the embedded server.",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="URL of a streaming replica (hot standby) that reports, exports and fund "
+        "flows read from; the books are written on the primary only. Unset: read the primary.",
+    )
+    read_max_wait_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="How long a read waits for the replica to replay the primary's chain head "
+        "before it is refused (503 replica_behind); 0 refuses at once.",
+    )
     data_dir: Path = Field(default=Path("var"), description="Embedded database, files, reports.")
     environment: str = Field(default="demo", pattern="^(demo|test|production)$")
     secret_key: str = Field(default=DEMO_SECRET, description="Keys personal-data hashing.")

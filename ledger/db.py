@@ -210,6 +210,28 @@ def get_engine() -> Engine:
     return make_engine(app_url(owner, settings))
 
 
+def read_engine(primary: Engine, settings: Settings | None = None) -> Engine:
+    """The engine reports, exports and fund flows read from: the replica at
+    ``LEDGER_READ_DATABASE_URL`` when set (logged in as the application role, like the primary),
+    else ``primary`` itself. Writes never go here: a hot standby refuses them anyway."""
+    settings = settings or get_settings()
+    if not settings.read_database_url:
+        return primary
+    url = app_url(to_sqlalchemy_url(settings.read_database_url), settings)
+    if url not in _REPLICAS:
+        _REPLICAS[url] = make_engine(url)
+    return _REPLICAS[url]
+
+
+_REPLICAS: dict[str, Engine] = {}
+
+
+def dispose_read_engines() -> None:
+    """Close the replica engines' pooled connections (before a replica is stopped)."""
+    while _REPLICAS:
+        _REPLICAS.popitem()[1].dispose()
+
+
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A session whose transaction the caller commits; anything uncommitted is rolled back."""

@@ -99,6 +99,13 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 
 
+class ReplicaBehind(ServiceUnavailable):
+    """The read replica has not yet replayed the books the primary already holds: retry shortly
+    (``LEDGER_READ_MAX_WAIT_SECONDS`` says how long a read waits before this answer)."""
+
+    code = "replica_behind"
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": desc}
     for status, desc in {
@@ -108,6 +115,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflict: idempotency key reused with another body, state, or funds",
         413: "Upload too large",
         422: "Invalid input; details name the line, field and reason",
-        503: "The database is unreachable; retry with the same Idempotency-Key",
+        503: "The database is unreachable, or the read replica is behind the books; retry",
     }.items()
 }

@@ -19,11 +19,12 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.errors import NotFound, ValidationFailed
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
+from ledger.replica import REPLAY_LSN, read_snapshot
 from reports import data, exports, findings, trace
 from reports.pdf.audit import render_audit
 from reports.pdf.disclosure import render_disclosure
@@ -40,13 +41,10 @@ def _spool() -> BinaryIO:
 @contextmanager
 def snapshot(session: Session) -> Iterator[Session]:
     """A read-only REPEATABLE READ session on its own connection: every read in it sees the
-    books as they were at its first statement."""
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    with engine.connect() as conn:
-        frozen = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        with Session(bind=frozen) as snap:
-            yield snap
+    books as they were at its first statement. With ``LEDGER_READ_DATABASE_URL`` it reads the
+    replica, once the replica has replayed the primary's chain head (``ledger.replica``)."""
+    with read_snapshot(session) as snap:
+        yield snap
 
 
 def _chain_head(session: Session) -> str:
@@ -85,7 +83,12 @@ def _finish(
     filename: str,
     figures: dict[str, Any],
     head: str,
+    replay_lsn: str | None = None,
 ) -> BuiltReport:
+    """Hash the file and record it; a report read from a replica records the replica's WAL
+    replay position (``parameters.replica_lsn``) beside the chain head it showed."""
+    if replay_lsn is not None:
+        parameters = {**parameters, "replica_lsn": replay_lsn}
     file.seek(0)
     digest = hashlib.sha256()
     size = 0
@@ -140,6 +143,7 @@ def build_disclosure(
     file = _spool()
     with snapshot(session) as snap:
         head = _chain_head(snap)
+        replay_lsn = snap.info.get(REPLAY_LSN)
         scope = report_scope(snap, jurisdiction, period)
         info = data.disclosure_info(
             snap,
@@ -174,6 +178,7 @@ def build_disclosure(
         filename=f"disclosure-{jurisdiction}-{code}-{period}{suffix}.pdf",
         figures={**totals, "generated_on": info.generated_on.isoformat()},
         head=head,
+        replay_lsn=replay_lsn,
     )
 
 
@@ -229,6 +234,7 @@ def build_audit(
     file = _spool()
     with snapshot(session) as snap:
         head = _chain_head(snap)
+        replay_lsn = snap.info.get(REPLAY_LSN)
         scope = report_scope(snap, jurisdiction, period)
         report, verified = data.audit_data(snap, scope, checkpoint=checkpoint)
         render_audit(report, file)
@@ -249,6 +255,7 @@ def build_audit(
             "generated_on": report.generated_on.isoformat(),
         },
         head=head,
+        replay_lsn=replay_lsn,
     )
 
 
@@ -284,6 +291,7 @@ def build_export(
     file = _spool()
     with snapshot(session) as snap:
         head = _chain_head(snap)
+        replay_lsn = snap.info.get(REPLAY_LSN)
         scope = report_scope(snap, jurisdiction, period)
         if what == "findings":
             table = findings.findings_table(findings.all_findings(snap, scope))
@@ -307,6 +315,7 @@ def build_export(
         filename=f"{name}.{fmt}",
         figures={"generated_on": scope.as_of.isoformat()},
         head=head,
+        replay_lsn=replay_lsn,
     )
 
 

@@ -40,6 +40,7 @@ from ledger.documents import service as documents
 from ledger.domain import PERIOD_PATTERN
 from ledger.errors import DomainError, Forbidden, ValidationFailed
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
+from ledger.replica import read_snapshot
 from ledger.roster.routes import read_upload
 from ledger.uow import AuditTrail, UnitOfWork
 from reconciliation import service as reconciliation
@@ -257,9 +258,10 @@ def fund_flow_page(
     require_scope(user, code)
     get_jurisdiction(session, code)
     year = fiscal_year or date.today().year
-    tree = flow.fund_flow(
-        session, jurisdiction=code, fund=fund_code(session, fund), fiscal_year=year
-    )
+    with read_snapshot(session) as snap:  # the read replica, when one is configured
+        tree = flow.fund_flow(
+            snap, jurisdiction=code, fund=fund_code(session, fund), fiscal_year=year
+        )
     return render(
         request,
         "fund_flow.html",

@@ -30,6 +30,7 @@ from ledger.documents.models import (
 from ledger.errors import ERROR_RESPONSES, Forbidden
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
 from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
+from ledger.replica import read_snapshot
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
 
@@ -217,11 +218,9 @@ def read_fund_flow(
     rate of one fund and fiscal year, for the jurisdiction and each node below it, rolled up."""
     require_scope(user, code)
     get_jurisdiction(session, code)
-    return FundFlow(
-        **flow.fund_flow(
-            session,
-            jurisdiction=code,
-            fund=fund_code(session, fund),
-            fiscal_year=fiscal_year or date.today().year,
+    fund = fund_code(session, fund)
+    with read_snapshot(session) as snap:  # the read replica, when one is configured
+        tree = flow.fund_flow(
+            snap, jurisdiction=code, fund=fund, fiscal_year=fiscal_year or date.today().year
         )
-    )
+    return FundFlow(**tree)
