@@ -245,6 +245,9 @@ APPEND_ONLY_TABLES = (
     "merkle_node",
     "checkpoint",
     "evidence_link",
+    "household_review",
+    "holding",
+    "asset_limit",
 )
 
 
