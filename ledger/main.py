@@ -22,6 +22,7 @@ from ledger.jobs.routes import router as jobs_router  # reliability: the job que
 from ledger.journal.routes import router as books_router
 from ledger.journal.verify import EXTRA_CHECKS
 from ledger.limits import UploadLimit  # reliability
+from ledger.registers.routes import router as registers_router  # notice: holdings, reviews
 from ledger.roster.routes import router as roster_router  # batches
 from reconciliation.cli import app as reconcile_cli
 from reconciliation.demo import stage_reconciled
@@ -54,6 +55,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(books_router)
     app.include_router(access_router)  # access & documents
     app.include_router(documents_router)  # access & documents
+    # before the roster's /registers/{kind}: /registers/holdings is matched first
+    app.include_router(registers_router)  # notice: holdings, reviews
     app.include_router(roster_router)  # batches
     app.include_router(batches_router)  # batches
     app.include_router(reconciliation_router)
