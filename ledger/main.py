@@ -22,6 +22,7 @@ from ledger.jobs.routes import router as jobs_router  # reliability: the job que
 from ledger.journal.routes import router as books_router
 from ledger.journal.verify import EXTRA_CHECKS
 from ledger.limits import UploadLimit  # reliability
+from ledger.people.routes import router as people_router  # notice: the person file
 from ledger.registers.routes import router as registers_router  # notice: holdings, reviews
 from ledger.roster.routes import router as roster_router  # batches
 from reconciliation.cli import app as reconcile_cli
@@ -58,6 +59,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     # before the roster's /registers/{kind}: /registers/holdings is matched first
     app.include_router(registers_router)  # notice: holdings, reviews
     app.include_router(roster_router)  # batches
+    app.include_router(people_router)  # notice: the person file
     app.include_router(batches_router)  # batches
     app.include_router(reconciliation_router)
     app.include_router(reports_router)
