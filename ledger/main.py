@@ -22,6 +22,7 @@ from ledger.jobs.routes import router as jobs_router  # reliability: the job que
 from ledger.journal.routes import router as books_router
 from ledger.journal.verify import EXTRA_CHECKS
 from ledger.limits import UploadLimit  # reliability
+from ledger.people.cli import person_app  # notice: the person file
 from ledger.people.routes import router as people_router  # notice: the person file
 from ledger.registers.routes import router as registers_router  # notice: holdings, reviews
 from ledger.roster.routes import router as roster_router  # batches
@@ -83,6 +84,7 @@ cli.add_typer(report_cli.report_app, name="report")  # reports: ledger report di
 cli.command("worker")(jobs_cli.worker)  # reliability: ledger worker
 cli.add_typer(jobs_cli.jobs_app, name="jobs")  # reliability: ledger jobs show ID
 cli.command("checkpoint")(evidence_cli.checkpoint)  # evidence
+cli.add_typer(person_app, name="person")  # notice: ledger person show
 cli.add_typer(evidence_cli.proof_app, name="proof")  # evidence: ledger proof consistency
 if check_suspense not in EXTRA_CHECKS:
     EXTRA_CHECKS.append(check_suspense)  # reconciliation: suspense = unplaced bank lines

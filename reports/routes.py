@@ -8,10 +8,12 @@ authenticated user whose scope covers the jurisdiction.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,7 @@ from ledger.access.service import Principal
 from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ERROR_RESPONSES, Forbidden
 from ledger.jurisdictions.service import get_jurisdiction
+from ledger.people.routes import PersonKey, file_reader, read_recorded
 from reports import findings, service
 from reports.models import (
     FindingList,
@@ -38,6 +41,7 @@ from reports.models import (
     ReportRecordPublic,
     RuleCount,
 )
+from reports.pdf.person import render_person
 from reports.scope import Scope, check_period, report_scope
 
 T = TypeVar("T")
@@ -237,3 +241,21 @@ def _recorded(request: Request, user: Principal, build: Callable[[Session], T]) 
 
     request_unit_of_work(request, user).run(work, operation="report", key=None)
     return built[0]
+
+
+@router.get("/people/{person_key}/file.pdf", response_class=Response, responses=PDF_RESPONSE)
+def download_person_file(
+    request: Request,
+    person_key: PersonKey,
+    user: Annotated[Principal, Depends(file_reader)],
+) -> Response:
+    """The person file (一人一档) as a PDF, masked as the reader's JSON file is; reading it is
+    recorded like any reading of the file."""
+    person = read_recorded(request, user, person_key)
+    buf = io.BytesIO()
+    render_person(person, buf, generated_on=date.today())
+    return Response(
+        buf.getvalue(),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="person-{person_key[:16]}.pdf"'},
+    )

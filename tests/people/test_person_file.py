@@ -110,3 +110,19 @@ def test_every_reading_is_recorded_and_the_id_number_is_in_no_log(
     assert len(rows_) == 3 and rows_[2].outcome != "accepted"  # the unknown one, refused
     dump = " ".join(str(tuple(r)) for r in rows_)
     assert person.id_number not in dump and "440103190001010000" not in dump
+
+
+def test_the_pdf_is_the_readers_file_in_the_embedded_font(client: Any, session: Session) -> None:
+    _c, person = _setup(client, session)
+    key = person_key(person.id_number)
+    auditor = make_user(session, "auditor", "440103")
+    r = client.get(f"/people/{key}/file.pdf", headers=auditor.headers)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert b"/FontFile2" in r.content  # the TrueType CJK font is embedded
+    reads = session.execute(
+        text("SELECT count(*) FROM audit_log WHERE object_type = 'person' AND username = :u"),
+        {"u": auditor.username},
+    ).scalar_one()
+    assert reads == 1  # the download is a reading of the file, recorded
+    bank = make_user(session, "bank", "440000", bank="ICBCGD")
+    assert client.get(f"/people/{key}/file.pdf", headers=bank.headers).status_code == 403
