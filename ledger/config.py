@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed.",
     )
     complaint_hotline: str = "12345"
+    complaint_working_days: int = Field(
+        default=15, ge=1, le=365, description="Working days from receipt to a complaint's deadline."
+    )
+    public_complaints_per_hour: int = Field(
+        default=5, ge=1, le=10_000, description="Unauthenticated submissions per client address."
+    )
     font_path: Path | None = Field(default=None, description="TrueType CJK font for the PDFs.")
     checkpoint_key: str = Field(
         default=DEMO_CHECKPOINT_KEY,

@@ -248,6 +248,8 @@ APPEND_ONLY_TABLES = (
     "household_review",
     "holding",
     "asset_limit",
+    "complaint_finding",
+    "public_submission",
 )
 
 

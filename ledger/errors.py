@@ -111,3 +111,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         503: "The database is unreachable; retry with the same Idempotency-Key",
     }.items()
 }
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+    code = "too_many_requests"

@@ -13,6 +13,7 @@ from ledger.access.routes import router as access_router  # access & documents
 from ledger.api import install_error_handlers, install_request_ids
 from ledger.batches.demo import BATCH_STAGES  # batches
 from ledger.batches.routes import router as batches_router  # batches
+from ledger.complaints.routes import router as complaints_router  # notice: complaints
 from ledger.documents.routes import router as documents_router  # access & documents
 from ledger.evidence import cli as evidence_cli  # evidence
 from ledger.evidence.routes import router as evidence_router  # evidence
@@ -61,6 +62,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(registers_router)  # notice: holdings, reviews
     app.include_router(roster_router)  # batches
     app.include_router(people_router)  # notice: the person file
+    app.include_router(complaints_router)  # notice: complaints
     app.include_router(batches_router)  # batches
     app.include_router(reconciliation_router)
     app.include_router(reports_router)

@@ -23,6 +23,8 @@ Rules:
   household size; the limit is the county's own for the fund, else its city's.
 * ``undeclared_holding`` — a person paid in the period holds something (value above zero) while
   the household's last information check recorded no assets (核对金融资产 0).
+* ``complaint_overdue`` — complaints (投诉举报) whose deadline passed before they were closed, or
+  that are still open after it.
 * ``appropriation_decreased`` — 只增不减: a jurisdiction's own appropriation (本级拨款, from
   ``ledger.figures``) to a fund in the last complete fiscal year is below the year before.
 """
@@ -397,6 +399,42 @@ def undeclared_holding(session: Session, scope: Scope, t: Thresholds) -> list[Fi
     ]
 
 
+def complaint_overdue(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    rows = session.execute(
+        text(
+            "SELECT c.jurisdiction_code, j.name AS jname, count(*) AS n, "
+            "  count(*) FILTER (WHERE c.closed_on IS NULL OR c.closed_on > :as_of) AS still_open, "
+            "  min(c.deadline) AS oldest, "
+            "  (array_agg(c.reference ORDER BY c.deadline, c.id))[1:CAST(:lim AS int)] AS refs "
+            "FROM complaint c JOIN jurisdiction j ON j.code = c.jurisdiction_code "
+            "WHERE c.jurisdiction_code LIKE :pattern AND c.deadline < :as_of "
+            "AND c.received_on <= :as_of AND (c.closed_on IS NULL OR c.closed_on > c.deadline) "
+            "GROUP BY c.jurisdiction_code, j.name ORDER BY 1"
+        ),
+        {"pattern": scope.pattern, "as_of": scope.as_of, "lim": t.evidence_limit},
+    ).all()
+    return [
+        Finding(
+            rule="complaint_overdue",
+            severity="warning",
+            jurisdiction=r.jurisdiction_code.strip(),
+            fund=None,
+            period=scope.period,
+            message=(
+                f"{r.jname}有{r.n}件投诉举报未在期限内办结（其中{r.still_open}件截至"
+                f"{scope.as_of.isoformat()}仍未办结），最早期限为{r.oldest.isoformat()}。"
+            ),
+            evidence={
+                "complaint_references": list(r.refs),
+                "count": int(r.n),
+                "still_open": int(r.still_open),
+                "oldest": r.oldest.isoformat(),
+            },
+        )
+        for r in rows
+    ]
+
+
 def last_complete_year(as_of: date) -> int:
     """The fiscal year (the calendar year) whose last day the report's date has reached."""
     return as_of.year if (as_of.month, as_of.day) == (12, 31) else as_of.year - 1
@@ -452,6 +490,7 @@ RULES = (
     home_visit_overdue,
     holdings_above_limit,
     undeclared_holding,
+    complaint_overdue,
     appropriation_decreased,
 )
 RULE_NAMES = tuple(rule.__name__ for rule in RULES)
@@ -486,6 +525,7 @@ RULE_LABELS = {
     "holdings_above_limit": "家庭金融资产超过限额",
     "undeclared_holding": "核对无资产但金融机构报告有资产",
     "appropriation_decreased": "本级投入低于上年（未做到只增不减）",
+    "complaint_overdue": "投诉举报超期未办结",
 }
 
 
@@ -634,6 +674,8 @@ _EVIDENCE_LABELS = {
     "holding_ids": "金融资产登记",
     "review_id": "复核记录",
     "fiscal_year": "年度",
+    "complaint_references": "投诉编号",
+    "still_open": "仍未办结件数",
 }
 _EVIDENCE_LIMIT = 10
 
