@@ -77,6 +77,19 @@ class ReviewRef(BaseModel):
     assets_fen: int | None
 
 
+class ComplaintRef(BaseModel):
+    id: int
+    reference: str
+    channel: str
+    received_on: date
+    jurisdiction: str
+    concerns: str
+    content: str
+    deadline: date
+    outcome: str | None
+    closed_on: date | None
+
+
 class PersonFile(BaseModel):
     person_key: str
     id_masked: str
@@ -88,3 +101,4 @@ class PersonFile(BaseModel):
     findings: list[FindingRef]
     matches: list[RegisterMatch]
     reviews: list[ReviewRef]
+    complaints: list[ComplaintRef]

@@ -3,7 +3,7 @@
 Reached by ``person_key`` (the keyed hash of the ID number). The file covers the counties the
 reader sees: roster versions, payout attempts with the entry that settled each, the stored
 findings that name the person's payouts or households, the registers that match the person
-(death, public payroll, staff relatives, holdings) and the households' reviews. Account numbers
+(death, public payroll, staff relatives, holdings) the households' reviews and the complaints about the person or a household. Account numbers
 are shown in full only to civil affairs and admins; the ID number is never stored in full.
 """
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ledger.access.service import Principal
 from ledger.errors import Forbidden, NotFound
 from ledger.people.models import (
+    ComplaintRef,
     FindingRef,
     PayoutAttemptPublic,
     PersonFile,
@@ -193,6 +194,30 @@ def person_file(session: Session, *, key: str, principal: Principal) -> PersonFi
             {"cs": [c for c, _h in households], "hs": [h for _c, h in households]},
         )
     ]
+    complaints = [
+        ComplaintRef(
+            id=c.id,
+            reference=c.reference,
+            channel=c.channel,
+            received_on=c.received_on,
+            jurisdiction=c.jurisdiction_code.strip(),
+            concerns=c.concerns,
+            content=c.content,
+            deadline=c.deadline,
+            outcome=c.outcome,
+            closed_on=c.closed_on,
+        )
+        for c in session.execute(
+            text(
+                "SELECT * FROM complaint c WHERE c.person_key = :k OR EXISTS (SELECT 1 FROM "
+                "unnest(CAST(:cs AS text[]), CAST(:hs AS text[])) h(c, hid) "
+                "WHERE c.jurisdiction_code = h.c AND c.household_id = h.hid) "
+                "ORDER BY c.received_on, c.id"
+            ),
+            {"k": key, "cs": [c for c, _h in households], "hs": [h for _c, h in households]},
+        )
+        if principal.sees(c.jurisdiction_code.strip())
+    ]
     masked = next(
         iter(
             session.execute(
@@ -217,4 +242,5 @@ def person_file(session: Session, *, key: str, principal: Principal) -> PersonFi
         findings=found,
         matches=matches,
         reviews=reviews,
+        complaints=complaints,
     )

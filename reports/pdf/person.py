@@ -26,6 +26,7 @@ from reports.pdf.fonts import register_cjk_font
 
 STATES = {"draft": "草稿", "sent": "在途", "paid": "已支付", "failed": "失败", "returned": "退回",
           "reissued": "已重发", "cancelled": "已作废"}  # fmt: skip
+CHANNELS = {"hotline": "电话", "letter": "来信", "visit": "来访", "web": "网上"}
 REVIEWS = {"information_check": "信息化核对", "home_visit": "入户调查"}
 SOURCES = {"death": "死亡登记", "public_payroll": "财政供养", "staff_relative": "近亲属备案",
            "holding": "金融资产"}  # fmt: skip
@@ -156,6 +157,24 @@ def render_person(
             ],
             [w * x for x in (0.12, 0.14, 0.14, 0.32, 0.12, 0.16)],
             numeric_from=5,
+        ),
+        _section(styles, "六、投诉举报"),
+        *_tables(
+            styles,
+            ("收到", "编号", "渠道", "内容", "期限", "办结"),
+            [
+                (
+                    x.received_on.isoformat(),
+                    x.reference,
+                    CHANNELS.get(x.channel, x.channel),
+                    Paragraph(_esc(x.content), styles.cell),
+                    x.deadline.isoformat(),
+                    x.closed_on.isoformat() if x.closed_on else "未办结",
+                )
+                for x in f.complaints
+            ],
+            [w * x for x in (0.12, 0.14, 0.08, 0.42, 0.12, 0.12)],
+            numeric_from=6,
         ),
     ]
     doc.build(story, canvasmaker=canvas_maker(info, font))

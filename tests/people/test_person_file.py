@@ -42,6 +42,9 @@ def _setup(client: Any, session: Session) -> tuple[Any, Any]:
         client.post("/counties/440103/reviews", headers=c.maker.write(), json=review).status_code
         == 201
     )
+    complaint = {"channel": "visit", "received_on": "2024-03-05", "jurisdiction": "440103",
+                 "concerns": "person", "id_number": person.id_number, "content": "反映其有工作"}  # fmt: skip
+    assert client.post("/complaints", headers=c.maker.write(), json=complaint).status_code == 201
     assert build(client, c).status_code == 201
     return c, person
 
@@ -70,6 +73,7 @@ def test_the_file_is_complete_for_the_county_and_masked_for_auditors(
     holding = next(m for m in f["matches"] if m["source"] == "holding")
     assert holding["value_fen"] == 8000_00 and "A0012345" not in holding["detail"]
     assert [r["kind"] for r in f["reviews"]] == ["home_visit"]
+    assert [(x["channel"], x["concerns"]) for x in f["complaints"]] == [("visit", "person")]
 
     for role, home, full in (("auditor", "440100", False), ("admin", "440000", True)):
         reader = make_user(session, role, home)
