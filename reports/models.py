@@ -71,3 +71,28 @@ class ReportRecordPublic(BaseModel):
     chain_head: str
     generated_by: str
     generated_at: datetime
+
+
+class PerformancePublic(BaseModel):
+    """绩效评价 of one jurisdiction and fund over a fiscal year up to the report's date; rates are
+    percentages with two places (as strings), null where there is nothing to divide by."""
+
+    rank: int = Field(
+        description="place in the ranking of the subtree (the province: province-wide)"
+    )
+    jurisdiction: str
+    jurisdiction_name: str
+    fund: str
+    fiscal_year: int
+    execution_rate: str | None
+    days_to_people: str | None
+    transfers_waiting: int
+    failed: int
+    reissued_in_time: int
+    reissued_in_time_rate: str | None
+    payouts: int
+    findings: int
+    findings_per_thousand: str | None
+    households: int
+    reviewed: int
+    review_coverage: str | None

@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.access.deps import (
@@ -32,12 +34,13 @@ from ledger.domain import PERIOD_PATTERN
 from ledger.errors import ERROR_RESPONSES, Forbidden
 from ledger.jurisdictions.service import get_jurisdiction
 from ledger.people.routes import PersonKey, file_reader, read_recorded
-from reports import findings, service
+from reports import findings, performance, service
 from reports.models import (
     FindingList,
     FindingPublic,
     FindingRunCreate,
     FindingRunPublic,
+    PerformancePublic,
     ReportRecordPublic,
     RuleCount,
 )
@@ -259,3 +262,44 @@ def download_person_file(
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="person-{person_key[:16]}.pdf"'},
     )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@router.get("/jurisdictions/{code}/performance", response_model=list[PerformancePublic])
+def read_performance(
+    code: str, session: SessionDep, user: CurrentUser, period: PeriodQuery
+) -> list[PerformancePublic]:
+    """Performance evaluation (绩效评价) of every jurisdiction and fund of the subtree over the
+    fiscal year up to the period's report date, ranked (for 440000: the province-wide ranking)."""
+    require_audit_reader(user, code)
+    get_jurisdiction(session, code)
+    scope = report_scope(session, code, period)
+    names = {
+        str(c).strip(): str(n)
+        for c, n in session.execute(text("SELECT code, name FROM jurisdiction")).tuples()
+    }
+    return [
+        PerformancePublic(
+            rank=rank,
+            jurisdiction=p.jurisdiction,
+            jurisdiction_name=names.get(p.jurisdiction, p.jurisdiction),
+            fund=p.fund,
+            fiscal_year=p.fiscal_year,
+            execution_rate=_text(p.execution_rate),
+            days_to_people=_text(p.days_to_people),
+            transfers_waiting=p.transfers_waiting,
+            failed=p.failed,
+            reissued_in_time=p.reissued_in_time,
+            reissued_in_time_rate=_text(p.reissued_in_time_rate),
+            payouts=p.payouts,
+            findings=p.findings,
+            findings_per_thousand=_text(p.findings_per_thousand),
+            households=p.households,
+            reviewed=p.reviewed,
+            review_coverage=_text(p.review_coverage),
+        )
+        for rank, p in performance.ranking(performance.performance(session, scope))
+    ]
