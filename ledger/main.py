@@ -25,6 +25,7 @@ from ledger.journal.verify import EXTRA_CHECKS
 from ledger.limits import UploadLimit  # reliability
 from ledger.people.cli import person_app  # notice: the person file
 from ledger.people.routes import router as people_router  # notice: the person file
+from ledger.registers import demo as notice_demo  # notice
 from ledger.registers.routes import router as registers_router  # notice: holdings, reviews
 from ledger.roster.routes import router as roster_router  # batches
 from reconciliation.cli import app as reconcile_cli
@@ -77,6 +78,7 @@ DEMO_STAGES: list[demo.Stage] = [
     demo.Stage(
         "reconciled", stage_reconciled, "banks answer every released batch; the answers are applied"
     ),  # after the batches stages
+    *notice_demo.STAGES,  # notice: after the banks answered, before the reports
     *report_demo.STAGES,
 ]
 
