@@ -113,3 +113,19 @@ def show(
             ],
         )
     )
+    console.print(
+        terminal.table(
+            "投诉举报 complaints",
+            ["received", "reference", "channel", "deadline", "closed"],
+            [
+                [
+                    x["received_on"],
+                    x["reference"],
+                    x["channel"],
+                    x["deadline"],
+                    x["closed_on"] or "",
+                ]
+                for x in f["complaints"]
+            ],
+        )
+    )
