@@ -26,7 +26,7 @@ from ledger.complaints.models import (
     ComplaintStatus,
     PublicComplaint,
 )
-from ledger.errors import ERROR_RESPONSES
+from ledger.errors import ERROR_RESPONSES, ErrorResponse
 from ledger.pii import person_key
 from ledger.uow import AuditTrail, UnitOfWork
 
@@ -117,7 +117,14 @@ def _public_unit_of_work(request: Request) -> UnitOfWork:
     return UnitOfWork(app_engine(request), trail=trail, operator="public", audit_refusals=False)
 
 
-@router.post("/public/complaints", response_model=ComplaintStatus, status_code=201)
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorResponse, "description": "Too many submissions from this address this hour"}
+}
+
+
+@router.post(
+    "/public/complaints", response_model=ComplaintStatus, status_code=201, responses=RATE_LIMITED
+)
 def submit_complaint(request: Request, body: PublicComplaint) -> ComplaintStatus:
     """Anyone may report (举报) without an account; the answer's reference shows the status
     later. Nothing about the submitter is asked; the content is read only by the bureau."""

@@ -18,7 +18,7 @@ class ReviewCreate(BaseModel):
     reviewer: str = Field(min_length=1, max_length=100, examples=["王核查"])
     assets: str | None = Field(
         default=None,
-        pattern=r"^[0-9]{1,13}(\.[0-9]{1,2})?$",
+        pattern=r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$",
         description="Financial assets an information check found, in yuan ('0' for none)",
         examples=["0"],
     )

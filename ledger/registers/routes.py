@@ -17,8 +17,8 @@ from ledger.access.deps import (
     require_scope,
 )
 from ledger.access.service import Principal
-from ledger.errors import ERROR_RESPONSES
-from ledger.money import parse_amount_fen
+from ledger.errors import ERROR_RESPONSES, ValidationFailed
+from ledger.money import AmountError, parse_amount_fen
 from ledger.registers import service
 from ledger.registers.models import ReviewCreate, ReviewPublic
 from ledger.roster.models import RegisterImportPublic
@@ -86,7 +86,10 @@ def create_review(
     write: Write,
 ) -> ReviewPublic:
     """Record one household review (动态复核): an information check or a home visit."""
-    assets = None if body.assets is None else parse_amount_fen(body.assets, allow_zero=True)
+    try:
+        assets = None if body.assets is None else parse_amount_fen(body.assets, allow_zero=True)
+    except AmountError as exc:
+        raise ValidationFailed(str(exc), [{"field": "assets", "reason": str(exc)}]) from None
     result = write.run(
         lambda s: service.record_review(
             s,
