@@ -7,6 +7,7 @@ authorisation, service and answer model; ``--json`` prints that answer exactly.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -711,8 +712,152 @@ def mount(app: typer.Typer) -> None:
     for sub, name in [
         (books_app, "books"), (entries_app, "entries"), (periods_app, "periods"),
         (documents_app, "documents"), (roster_app, "roster"), (registers_app, "registers"),
-        (batches_app, "batches"),
+        (batches_app, "batches"), (complaints_app, "complaints"), (reviews_app, "reviews"),
     ]:  # fmt: skip
         app.add_typer(sub, name=name)
     app.command("me")(me)
     app.command("audit-log")(audit_log)
+
+
+# --- the notice's registers: holdings, reviews, complaints -------------------------------------
+
+complaints_app = typer.Typer(help="Complaints and reports (投诉举报)", no_args_is_help=True)
+reviews_app = typer.Typer(help="Household reviews (动态复核)", no_args_is_help=True)
+
+
+@registers_app.command("holdings")
+def holdings_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    jurisdiction: Annotated[str | None, typer.Option(help="Default: your own")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import holdings (deposits, securities, insurance) by ID number; a bank only its own."""
+    from ledger.registers import routes as register_routes
+    from ledger.registers import service as register_service
+
+    user, jur = register_routes.holdings_importer(acting(), jurisdiction)
+    data = read_file(file)
+    write = CommandWrite(user, "cli:registers holdings")
+    with console.status(f"importing {file.name}…"):
+        result = write.run(
+            lambda s: register_service.import_holdings(
+                s,
+                jurisdiction=jur,
+                data=data,
+                filename=file.name,
+                imported_by=user.username,
+                bank_code=user.bank_code if user.role == "bank" else None,
+            ),
+            operation="holdings_import",
+            body={"jurisdiction": jur, "sha256": hashlib.sha256(data).hexdigest()},
+            status_code=201,
+            audit_object=lambda r: ("register_import", r["import_id"]),
+        )
+    show(result, as_json=as_json, title="holdings imported")
+
+
+@reviews_app.command("add")
+def review_add(
+    county: str,
+    household: Annotated[str, typer.Option("--household", help="Household id")],
+    kind: Annotated[Literal["information_check", "home_visit"], typer.Option("--kind")],
+    reviewed_on: Annotated[str, typer.Option("--on", help="YYYY-MM-DD")],
+    outcome: Annotated[str, typer.Option("--outcome")],
+    reviewer: Annotated[str, typer.Option("--reviewer")],
+    assets: Annotated[
+        str | None, typer.Option("--assets", help="Assets an information check found, in yuan")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record one review of a household: an information check or a home visit."""
+    from ledger.registers import routes as register_routes
+    from ledger.registers.models import ReviewCreate
+
+    user = register_routes.reviewer_of(county, acting())
+    request = body(
+        ReviewCreate,
+        household_id=household,
+        kind=kind,
+        reviewed_on=reviewed_on,
+        outcome=outcome,
+        reviewer=reviewer,
+        assets=assets,
+    )
+    write = CommandWrite(user, "cli:reviews add")
+    show(register_routes.create_review(county, request, user, write), as_json=as_json,
+         title="review recorded")  # fmt: skip
+
+
+@complaints_app.command("add")
+def complaint_add(
+    jurisdiction: Annotated[str, typer.Option("--jurisdiction")],
+    channel: Annotated[Literal["hotline", "letter", "visit", "web"], typer.Option("--channel")],
+    received_on: Annotated[str, typer.Option("--received-on", help="YYYY-MM-DD")],
+    concerns: Annotated[
+        Literal["person", "household", "jurisdiction", "batch"], typer.Option("--concerns")
+    ],
+    content: Annotated[str, typer.Option("--content")],
+    household: Annotated[str | None, typer.Option("--household")] = None,
+    batch: Annotated[int | None, typer.Option("--batch")] = None,
+    handler: Annotated[str | None, typer.Option("--handler")] = None,
+    id_number: Annotated[
+        str | None, typer.Option("--id-number", help="For one about a person (kept only hashed)")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a complaint or report received; its deadline follows from the working days."""
+    from ledger.complaints import routes as complaint_routes
+    from ledger.complaints.models import ComplaintCreate
+
+    user = acting()
+    request = body(
+        ComplaintCreate,
+        channel=channel,
+        received_on=received_on,
+        jurisdiction=jurisdiction,
+        concerns=concerns,
+        content=content,
+        household_id=household,
+        batch_id=batch,
+        handler=handler,
+        id_number=id_number,
+    )
+    write = CommandWrite(user, "cli:complaints add")
+    show(complaint_routes.create_complaint(request, user, write), as_json=as_json,
+         title="complaint recorded")  # fmt: skip
+
+
+@complaints_app.command("close")
+def complaint_close(
+    complaint_id: int,
+    outcome: Annotated[str, typer.Option("--outcome")],
+    closed_on: Annotated[str, typer.Option("--closed-on", help="YYYY-MM-DD")],
+    finding: Annotated[
+        list[int] | None, typer.Option("--finding", help="A finding it closed")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Close a complaint with its outcome."""
+    from ledger.complaints import routes as complaint_routes
+    from ledger.complaints.models import ComplaintClose
+
+    user = acting()
+    request = body(ComplaintClose, outcome=outcome, closed_on=closed_on, finding_ids=finding or [])
+    write = CommandWrite(user, "cli:complaints close")
+    show(
+        read(lambda s: complaint_routes.close_complaint(complaint_id, request, s, user, write)),
+        as_json=as_json,
+        title=f"complaint {complaint_id}",
+    )
+
+
+@complaints_app.command("list")
+def complaint_list(code: str, limit: LimitOpt = 200, as_json: JsonOpt = False) -> None:
+    """The complaints of a jurisdiction's subtree, newest first."""
+    from ledger.complaints import routes as complaint_routes
+
+    user = acting()
+    rows = read(lambda s: complaint_routes.list_complaints(code, s, user, limit))
+    columns = ["id", "reference", "channel", "received_on", "deadline", "closed_on", "handler"]
+    show(rows, as_json=as_json, title="complaints",
+         render=lambda d: [terminal.rows_table("complaints", d, columns)])  # fmt: skip

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark the console's cookies Secure (behind HTTPS)."
     )
+    complaint_working_days: int = Field(
+        default=15, ge=1, le=365, description="Working days from receipt to a complaint's deadline."
+    )
+    public_complaints_per_hour: int = Field(
+        default=5, ge=1, le=10_000, description="Unauthenticated submissions per client address."
+    )
     font_path: Path | None = Field(default=None, description="TrueType CJK font for the PDFs.")
     checkpoint_key: str = Field(
         default=DEMO_CHECKPOINT_KEY,

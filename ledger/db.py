@@ -268,6 +268,11 @@ APPEND_ONLY_TABLES = (
     "checkpoint",
     "evidence_link",
     "payout_settlement",
+    "household_review",
+    "holding",
+    "asset_limit",
+    "complaint_finding",
+    "public_submission",
 )
 
 

@@ -118,3 +118,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         503: "The database is unreachable, or the read replica is behind the books; retry",
     }.items()
 }
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+    code = "too_many_requests"

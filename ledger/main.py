@@ -14,6 +14,7 @@ from ledger.access.routes import router as access_router  # access & documents
 from ledger.api import install_error_handlers, install_request_ids
 from ledger.batches.demo import BATCH_STAGES  # batches
 from ledger.batches.routes import router as batches_router  # batches
+from ledger.complaints.routes import router as complaints_router  # notice: complaints
 from ledger.console.routes import install_console  # console
 from ledger.documents.routes import router as documents_router  # access & documents
 from ledger.evidence import cli as evidence_cli  # evidence
@@ -24,6 +25,10 @@ from ledger.jobs.routes import router as jobs_router  # reliability: the job que
 from ledger.journal.routes import router as books_router
 from ledger.journal.verify import EXTRA_CHECKS
 from ledger.limits import UploadLimit  # reliability
+from ledger.people.cli import person_app  # notice: the person file
+from ledger.people.routes import router as people_router  # notice: the person file
+from ledger.registers import demo as notice_demo  # notice
+from ledger.registers.routes import router as registers_router  # notice: holdings, reviews
 from ledger.roster.routes import router as roster_router  # batches
 from reconciliation import cli as reconcile_cli
 from reconciliation.demo import stage_reconciled
@@ -71,7 +76,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(books_router)
     app.include_router(access_router)  # access & documents
     app.include_router(documents_router)  # access & documents
+    # before the roster's /registers/{kind}: /registers/holdings is matched first
+    app.include_router(registers_router)  # notice: holdings, reviews
     app.include_router(roster_router)  # batches
+    app.include_router(people_router)  # notice: the person file
+    app.include_router(complaints_router)  # notice: complaints
     app.include_router(batches_router)  # batches
     app.include_router(reconciliation_router)
     app.include_router(reports_router)
@@ -87,6 +96,7 @@ DEMO_STAGES: list[demo.Stage] = [
     demo.Stage(
         "reconciled", stage_reconciled, "banks answer every released batch; the answers are applied"
     ),  # after the batches stages
+    *notice_demo.STAGES,  # notice: after the banks answered, before the reports
     *report_demo.STAGES,
     demo.Stage(
         "evidence",
@@ -107,6 +117,7 @@ cli.command("worker")(jobs_cli.worker)  # reliability: ledger worker
 cli.add_typer(jobs_cli.jobs_app, name="jobs")  # reliability: ledger jobs show ID
 cli.command("checkpoint")(evidence_cli.checkpoint)  # evidence
 cli.add_typer(evidence_cli.checkpoints_app, name="checkpoints")  # evidence
+cli.add_typer(person_app, name="person")  # notice: ledger person show
 cli.add_typer(evidence_cli.proof_app, name="proof")  # evidence: ledger proof consistency
 if check_suspense not in EXTRA_CHECKS:
     EXTRA_CHECKS.append(check_suspense)  # reconciliation: suspense = unplaced bank lines

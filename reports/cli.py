@@ -378,3 +378,54 @@ def audit_bundle(
         "record_ids": made.record_ids,
     }
     show(answer, as_json=as_json, title=f"audit bundle {out}")
+
+
+@report_app.command("performance")
+def performance(
+    code: Annotated[str, typer.Argument(help="Division code (440000: the province-wide ranking)")],
+    period: PeriodOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="The API's JSON answer")] = False,
+) -> None:
+    """Performance evaluation (绩效评价) of the subtree's jurisdictions and funds, ranked."""
+    user = acting()
+    rows = read(lambda s: routes.read_performance(code, s, user, period))
+    columns = ["rank", "jurisdiction", "jurisdiction_name", "fund", "execution_rate", "payouts"]
+    show(rows, as_json=as_json, title="performance",
+         render=lambda d: [terminal.rows_table("绩效评价", d, columns)])  # fmt: skip
+
+
+@report_app.command("person")
+def person_pdf(
+    id_number: Annotated[
+        str | None, typer.Option(help="The person's ID number (asked for without echo)")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Or the person_key a lookup gave")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="PDF file to write")] = Path("person.pdf"),
+) -> None:
+    """The person file (一人一档) as a PDF, masked for the acting user; the reading is recorded."""
+    import io
+
+    from ledger.people import service as people
+    from reports.pdf.person import render_person
+
+    user = acting()
+    if key is None:
+        key = people.key_of(id_number or typer.prompt("ID number", hide_input=True))
+    read_key = key
+    person = operator_write(
+        get_engine(),
+        action="cli:report person",
+        operator=operator_name(),
+        principal=user,
+        object_type="person",
+        object_id=read_key,
+        work=lambda s: people.person_file(s, key=read_key, principal=user).model_dump(mode="json"),
+    )
+    from ledger.people.models import PersonFile
+
+    buf = io.BytesIO()
+    render_person(PersonFile(**person), buf, generated_on=date.today())
+    out.write_bytes(buf.getvalue())
+    console.print(f"{out}: {len(buf.getvalue()):,} bytes")

@@ -46,16 +46,20 @@ from reports.pdf.audit import (
     AgeingBucket,
     AuditFinding,
     AuditReportData,
+    ComplaintSummary,
     FailureReasonStat,
     FindingGroup,
     FundFlowRow,
     FundTrialBalance,
     IntegrityStatus,
     OutcomeStat,
+    PerformanceRow,
+    ReviewCoverageRow,
     SummaryRow,
     TrialBalanceLine,
 )
 from reports.pdf.disclosure import DisclosureInfo, DisclosureRow
+from reports.performance import complaint_counts, performance, ranking, review_coverage
 from reports.scope import Scope
 
 DISCLOSED_STATES = ("sent", "paid")
@@ -497,6 +501,33 @@ def audit_findings(
     return groups, acks
 
 
+def notice_sections(
+    session: Session, scope: Scope
+) -> tuple[list[ReviewCoverageRow], ComplaintSummary, list[PerformanceRow]]:
+    """Review coverage, complaint counts and the ranked performance table of the scope."""
+    funds = _fund_names(session)
+    places = {
+        str(code).strip(): str(name)
+        for code, name in session.execute(text("SELECT code, name FROM jurisdiction")).tuples()
+    }
+
+    def where(j: str, fund: str) -> str:
+        return f"{places.get(j, j)} {funds.get(fund, fund)}"
+
+    coverage = [
+        ReviewCoverageRow(where(c.county, c.fund), c.households, c.checked, c.visited,
+                          c.check_rate, c.visit_rate)
+        for c in review_coverage(session, scope)
+    ]  # fmt: skip
+    c = complaint_counts(session, scope)
+    ranked = [
+        PerformanceRow(rank, where(p.jurisdiction, p.fund), p.execution_rate, p.days_to_people,
+                       p.reissued_in_time_rate, p.findings_per_thousand, p.review_coverage)
+        for rank, p in ranking(performance(session, scope))
+    ]  # fmt: skip
+    return coverage, ComplaintSummary(c.received, c.closed, c.open, c.overdue), ranked
+
+
 def integrity(session: Session) -> tuple[IntegrityStatus, dict[str, Any]]:
     """verify() over the whole journal. The time shown is the last entry's, so the same books
     print the same page; the result itself is recomputed every time."""
@@ -541,6 +572,7 @@ def audit_data(
         subtree = _flow_row("全辖", total)
     status, verified = integrity(session)
     groups, acks = audit_findings(session, found)
+    coverage, complaints, ranked = notice_sections(session, scope)
     data = AuditReportData(
         jurisdiction_code=scope.jurisdiction,
         jurisdiction_name=str(jur["name"]),
@@ -560,5 +592,9 @@ def audit_data(
         acknowledgements=acks,
         execution_rate_note=RATE_NOTE,
         checkpoint=checkpoint,
+        review_coverage=coverage,
+        complaints=complaints,
+        performance=ranked,
+        performance_year=scope.as_of.year,
     )
     return data, verified

@@ -13,9 +13,20 @@ Rules:
 * ``transfer_not_paid_out`` — a transfer payment received and not passed on (down, or to
   people) within ``transfer_days`` days (及时足额); money leaves first in, first out.
 * ``failed_not_reissued`` — failed or returned payouts not reissued within ``reissue_days``.
-* ``review_overdue`` — households paid in the period whose last economic-status review (动态
-  复核) is older than ``review_months`` months or missing. It runs only where review data
-  exists: a ``household_review (county_code, household_id, reviewed_on)`` relation.
+* ``information_check_overdue`` — households paid in the period whose last information check
+  (家庭经济状况信息化核对) is older than ``review_months`` months (six) or missing;
+* ``home_visit_overdue`` — the same for the home visit (入户调查), ``home_visit_months`` (twelve).
+  Both read ``household_review`` and judge only counties that have recorded any review: a
+  county that keeps no review register yet is not reported household by household.
+* ``holdings_above_limit`` — a household paid in the period whose members' holdings as of the
+  report date (each account's latest reported value) exceed the asset limit per member × the
+  household size; the limit is the county's own for the fund, else its city's.
+* ``undeclared_holding`` — a person paid in the period holds something (value above zero) while
+  the household's last information check recorded no assets (核对金融资产 0).
+* ``complaint_overdue`` — complaints (投诉举报) whose deadline passed before they were closed, or
+  that are still open after it.
+* ``appropriation_decreased`` — 只增不减: a jurisdiction's own appropriation (本级拨款, from
+  ``ledger.figures``) to a fund in the last complete fiscal year is below the year before.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ import secrets
 import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,13 +48,13 @@ from sqlalchemy.orm import Session
 
 from ledger.checks.labels import rule_label
 from ledger.checks.model import Finding
+from ledger.figures import flow_figures
 from ledger.money import fen_to_str
 from reports.exports import Cell, Table, csv_bytes
 from reports.pdf.base import format_fen
 from reports.scope import Scope, add_months
 
 CONFIG_PATH = Path(__file__).resolve().parent / "config" / "findings.toml"
-REVIEW_RELATION = "household_review"
 SEVERITY_ORDER = {"blocking": 0, "warning": 1, "info": 2}
 
 
@@ -53,6 +64,7 @@ class Thresholds(BaseModel):
     transfer_days: int = Field(ge=1, le=3650)
     reissue_days: int = Field(ge=1, le=3650)
     review_months: int = Field(ge=1, le=60)
+    home_visit_months: int = Field(default=12, ge=1, le=60)
     evidence_limit: int = Field(ge=1, le=10_000)
 
 
@@ -221,24 +233,36 @@ def failed_not_reissued(session: Session, scope: Scope, t: Thresholds) -> list[F
     ]
 
 
-def review_overdue(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
-    if session.execute(text(f"SELECT to_regclass('{REVIEW_RELATION}')")).scalar() is None:
-        return []
-    due = add_months(scope.as_of, -t.review_months)
+_PAID_HOUSEHOLDS = (
+    "SELECT p.county_code, p.fund_code, p.household_id, max(p.household_size) AS size, "
+    "  array_agg(DISTINCT p.person_key) AS people "
+    "FROM payout p WHERE p.county_code LIKE :pattern AND p.period = :period "
+    "AND p.state IN ('sent', 'paid') GROUP BY 1, 2, 3"
+)
+_CURRENT_HOLDINGS = (
+    "SELECT DISTINCT ON (person_key, institution, account_key) id, person_key, value_fen "
+    "FROM holding WHERE as_of <= :as_of "
+    "ORDER BY person_key, institution, account_key, as_of DESC, id DESC"
+)
+
+
+def _review_overdue(
+    session: Session, scope: Scope, t: Thresholds, *, kind: str, months: int
+) -> list[Finding]:
+    due = add_months(scope.as_of, -months)
     rows = session.execute(
         text(
-            "WITH paid AS (SELECT DISTINCT p.county_code, p.fund_code, p.household_id "
-            "  FROM payout p WHERE p.county_code LIKE :pattern AND p.period = :period "
-            "  AND p.state IN ('sent', 'paid')), "
+            f"WITH paid AS ({_PAID_HOUSEHOLDS}), "
             "last AS (SELECT county_code, household_id, max(reviewed_on) AS reviewed_on "
-            f"  FROM {REVIEW_RELATION} WHERE reviewed_on <= :as_of GROUP BY 1, 2) "
+            "  FROM household_review WHERE kind = :kind AND reviewed_on <= :as_of GROUP BY 1, 2) "
             "SELECT q.county_code, q.fund_code, j.name AS jname, f.name AS fname, count(*) AS n, "
             "  count(*) FILTER (WHERE l.reviewed_on IS NULL) AS never, "
             "  (array_agg(q.household_id ORDER BY q.household_id))[1:CAST(:lim AS int)] AS ids "
             "FROM paid q LEFT JOIN last l ON l.county_code = q.county_code "
             "  AND l.household_id = q.household_id "
             "JOIN jurisdiction j ON j.code = q.county_code JOIN fund f ON f.code = q.fund_code "
-            "WHERE l.reviewed_on IS NULL OR l.reviewed_on < :due "
+            "WHERE (l.reviewed_on IS NULL OR l.reviewed_on < :due) AND EXISTS (SELECT 1 FROM "
+            "  household_review r WHERE r.county_code = q.county_code AND r.reviewed_on <= :as_of) "
             "GROUP BY q.county_code, q.fund_code, j.name, f.name ORDER BY 1, 2"
         ),
         {
@@ -246,19 +270,21 @@ def review_overdue(session: Session, scope: Scope, t: Thresholds) -> list[Findin
             "period": scope.period,
             "as_of": scope.as_of,
             "due": due,
+            "kind": kind,
             "lim": t.evidence_limit,
         },
     ).all()
+    what = {"information_check": "家庭经济状况信息化核对", "home_visit": "入户调查"}[kind]
     return [
         Finding(
-            rule="review_overdue",
+            rule=f"{kind}_overdue",
             severity="warning",
             jurisdiction=r.county_code,
             fund=r.fund_code,
             period=scope.period,
             message=(
-                f"{r.jname}{r.fname}本期发放的{r.n}户家庭超过{t.review_months}个月未做经济状况"
-                f"复核（其中{r.never}户没有复核记录）。"
+                f"{r.jname}{r.fname}本期发放的{r.n}户家庭超过{months}个月未做{what}"
+                f"（其中{r.never}户没有记录）。"
             ),
             evidence={
                 "household_ids": list(r.ids),
@@ -271,7 +297,201 @@ def review_overdue(session: Session, scope: Scope, t: Thresholds) -> list[Findin
     ]
 
 
-RULES = (special_cash_idle, transfer_not_paid_out, failed_not_reissued, review_overdue)
+def information_check_overdue(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    return _review_overdue(session, scope, t, kind="information_check", months=t.review_months)
+
+
+def home_visit_overdue(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    return _review_overdue(session, scope, t, kind="home_visit", months=t.home_visit_months)
+
+
+def holdings_above_limit(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    rows = session.execute(
+        text(
+            f"WITH paid AS ({_PAID_HOUSEHOLDS}), cur AS ({_CURRENT_HOLDINGS}), "
+            "held AS (SELECT q.county_code, q.fund_code, q.household_id, q.size, "
+            "  sum(c.value_fen) AS fen, (array_agg(c.id ORDER BY c.id))[1:CAST(:lim AS int)] AS ids "
+            "  FROM paid q JOIN cur c ON c.person_key = ANY(q.people) GROUP BY 1, 2, 3, 4), "
+            "lim AS (SELECT h.*, (SELECT l.per_person_fen FROM asset_limit l "
+            "  WHERE l.fund_code = h.fund_code AND l.effective_from <= :period "
+            "  AND l.jurisdiction_code IN (h.county_code, substr(h.county_code, 1, 4) || '00') "
+            "  ORDER BY (l.jurisdiction_code = h.county_code) DESC, l.effective_from DESC, l.id DESC "
+            "  LIMIT 1) AS per_person FROM held h) "
+            "SELECT lim.*, j.name AS jname, f.name AS fname FROM lim "
+            "JOIN jurisdiction j ON j.code = lim.county_code JOIN fund f ON f.code = lim.fund_code "
+            "WHERE lim.per_person IS NOT NULL AND lim.fen > lim.per_person * lim.size "
+            "ORDER BY lim.county_code, lim.fund_code, lim.household_id"
+        ),
+        {
+            "pattern": scope.pattern,
+            "period": scope.period,
+            "as_of": scope.as_of,
+            "lim": t.evidence_limit,
+        },
+    ).all()
+    return [
+        Finding(
+            rule="holdings_above_limit",
+            severity="warning",
+            jurisdiction=r.county_code,
+            fund=r.fund_code,
+            period=scope.period,
+            message=(
+                f"{r.jname}{r.fname}家庭{r.household_id}（{r.size}人）截至{scope.as_of.isoformat()}"
+                f"的存款、有价证券和商业保险合计{_yuan(r.fen)}元，超过资产限额"
+                f"{_yuan(r.per_person * r.size)}元，仍在发放。"
+            ),
+            evidence={
+                "household_id": r.household_id,
+                "holding_ids": list(r.ids),
+                "holdings_fen": int(r.fen),
+                "limit_fen": int(r.per_person * r.size),
+            },
+        )
+        for r in rows
+    ]
+
+
+def undeclared_holding(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    rows = session.execute(
+        text(
+            f"WITH paid AS ({_PAID_HOUSEHOLDS}), cur AS ({_CURRENT_HOLDINGS}), "
+            "checked AS (SELECT DISTINCT ON (county_code, household_id) id, county_code, "
+            "  household_id, reviewed_on, assets_fen FROM household_review "
+            "  WHERE kind = 'information_check' AND reviewed_on <= :as_of "
+            "  ORDER BY county_code, household_id, reviewed_on DESC, id DESC) "
+            "SELECT q.county_code, q.fund_code, q.household_id, k.id AS review_id, "
+            "  k.reviewed_on, j.name AS jname, f.name AS fname, sum(c.value_fen) AS fen, "
+            "  (array_agg(c.id ORDER BY c.id))[1:CAST(:lim AS int)] AS ids "
+            "FROM paid q JOIN checked k ON k.county_code = q.county_code "
+            "  AND k.household_id = q.household_id AND k.assets_fen = 0 "
+            "JOIN cur c ON c.person_key = ANY(q.people) AND c.value_fen > 0 "
+            "JOIN jurisdiction j ON j.code = q.county_code JOIN fund f ON f.code = q.fund_code "
+            "GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3"
+        ),
+        {
+            "pattern": scope.pattern,
+            "period": scope.period,
+            "as_of": scope.as_of,
+            "lim": t.evidence_limit,
+        },
+    ).all()
+    return [
+        Finding(
+            rule="undeclared_holding",
+            severity="warning",
+            jurisdiction=r.county_code,
+            fund=r.fund_code,
+            period=scope.period,
+            message=(
+                f"{r.jname}{r.fname}家庭{r.household_id}于{r.reviewed_on.isoformat()}核对为无金融"
+                f"资产，但金融机构报告其成员持有{_yuan(r.fen)}元。"
+            ),
+            evidence={
+                "household_id": r.household_id,
+                "review_id": r.review_id,
+                "holding_ids": list(r.ids),
+                "holdings_fen": int(r.fen),
+            },
+        )
+        for r in rows
+    ]
+
+
+def complaint_overdue(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    rows = session.execute(
+        text(
+            "SELECT c.jurisdiction_code, j.name AS jname, count(*) AS n, "
+            "  count(*) FILTER (WHERE c.closed_on IS NULL OR c.closed_on > :as_of) AS still_open, "
+            "  min(c.deadline) AS oldest, "
+            "  (array_agg(c.reference ORDER BY c.deadline, c.id))[1:CAST(:lim AS int)] AS refs "
+            "FROM complaint c JOIN jurisdiction j ON j.code = c.jurisdiction_code "
+            "WHERE c.jurisdiction_code LIKE :pattern AND c.deadline < :as_of "
+            "AND c.received_on <= :as_of AND (c.closed_on IS NULL OR c.closed_on > c.deadline) "
+            "GROUP BY c.jurisdiction_code, j.name ORDER BY 1"
+        ),
+        {"pattern": scope.pattern, "as_of": scope.as_of, "lim": t.evidence_limit},
+    ).all()
+    return [
+        Finding(
+            rule="complaint_overdue",
+            severity="warning",
+            jurisdiction=r.jurisdiction_code.strip(),
+            fund=None,
+            period=scope.period,
+            message=(
+                f"{r.jname}有{r.n}件投诉举报未在期限内办结（其中{r.still_open}件截至"
+                f"{scope.as_of.isoformat()}仍未办结），最早期限为{r.oldest.isoformat()}。"
+            ),
+            evidence={
+                "complaint_references": list(r.refs),
+                "count": int(r.n),
+                "still_open": int(r.still_open),
+                "oldest": r.oldest.isoformat(),
+            },
+        )
+        for r in rows
+    ]
+
+
+def last_complete_year(as_of: date) -> int:
+    """The fiscal year (the calendar year) whose last day the report's date has reached."""
+    return as_of.year if (as_of.month, as_of.day) == (12, 31) else as_of.year - 1
+
+
+def appropriation_decreased(session: Session, scope: Scope, t: Thresholds) -> list[Finding]:
+    year = last_complete_year(scope.as_of)
+
+    def own(y: int) -> dict[tuple[str, str], int]:
+        figures = flow_figures(
+            session, pattern=scope.pattern, start=date(y, 1, 1), end=date(y, 12, 31)
+        )
+        return {k: fig.own_appropriation for k, fig in figures.items()}
+
+    now, before = own(year), own(year - 1)
+    names: dict[str, str] = {
+        str(c).strip(): str(n)
+        for c, n in session.execute(text("SELECT code, name FROM jurisdiction")).tuples()
+    }
+    funds: dict[str, str] = dict(
+        session.execute(text("SELECT code, name FROM fund")).tuples().all()
+    )
+    out = []
+    for (j, fund), prev in sorted(before.items()):
+        cur = now.get((j, fund), 0)
+        if prev > 0 and cur < prev:
+            out.append(
+                Finding(
+                    rule="appropriation_decreased",
+                    severity="warning",
+                    jurisdiction=j,
+                    fund=fund,
+                    period=scope.period,
+                    message=(
+                        f"{names.get(j, j)}{funds.get(fund, fund)}{year}年本级拨款{_yuan(cur)}元，"
+                        f"低于{year - 1}年的{_yuan(prev)}元，未做到政府投入只增不减。"
+                    ),
+                    evidence={
+                        "fiscal_year": year,
+                        "appropriated_fen": cur,
+                        "previous_fen": prev,
+                    },
+                )
+            )
+    return out
+
+
+RULES = (
+    special_cash_idle,
+    transfer_not_paid_out,
+    failed_not_reissued,
+    information_check_overdue,
+    home_visit_overdue,
+    holdings_above_limit,
+    undeclared_holding,
+    complaint_overdue,
+    appropriation_decreased,
+)
 RULE_NAMES = tuple(rule.__name__ for rule in RULES)
 
 
@@ -425,6 +645,11 @@ _EVIDENCE_LABELS = {
     "since": "起始日期",
     "oldest": "最早日期",
     "due": "应复核日期",
+    "holding_ids": "金融资产登记",
+    "review_id": "复核记录",
+    "fiscal_year": "年度",
+    "complaint_references": "投诉编号",
+    "still_open": "仍未办结件数",
 }
 _EVIDENCE_LIMIT = 10
 
@@ -451,6 +676,10 @@ def evidence_text(evidence: dict[str, Any]) -> str:
                 "total_fen": "批次金额",
                 "special_cash_fen": "专户余额",
                 "standard_fen": "标准",
+                "holdings_fen": "金融资产",
+                "limit_fen": "资产限额",
+                "appropriated_fen": "本年本级拨款",
+                "previous_fen": "上年本级拨款",
             }.get(key, "金额")
             parts.append(f"{label} {format_fen(value)} 元")
         else:

@@ -126,3 +126,28 @@ class TracePayoutPublic(BaseModel):
     bank_file_id: int | None = Field(description="the bank file that settled it")
     bank_file_line: int | None = Field(description="its line in that file")
     roster_version_id: int | None = Field(description="the roster row in force for the period")
+
+
+class PerformancePublic(BaseModel):
+    """绩效评价 of one jurisdiction and fund over a fiscal year up to the report's date; rates are
+    percentages with two places (as strings), null where there is nothing to divide by."""
+
+    rank: int = Field(
+        description="place in the ranking of the subtree (the province: province-wide)"
+    )
+    jurisdiction: str
+    jurisdiction_name: str
+    fund: str
+    fiscal_year: int
+    execution_rate: str | None
+    days_to_people: str | None
+    transfers_waiting: int
+    failed: int
+    reissued_in_time: int
+    reissued_in_time_rate: str | None
+    payouts: int
+    findings: int
+    findings_per_thousand: str | None
+    households: int
+    reviewed: int
+    review_coverage: str | None

@@ -8,13 +8,16 @@ authenticated user whose scope covers the jurisdiction.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.access.deps import (
@@ -34,12 +37,14 @@ from ledger.evidence.service import printed_checkpoint
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
 from ledger.money import fen_to_str
 from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
-from reports import exports, findings, service, trace
+from ledger.people.routes import PersonKey, file_reader, read_recorded
+from reports import exports, findings, performance, service, trace
 from reports.models import (
     FindingList,
     FindingPublic,
     FindingRunCreate,
     FindingRunPublic,
+    PerformancePublic,
     ReportRecordPublic,
     RuleCount,
     TraceBatchPublic,
@@ -47,6 +52,7 @@ from reports.models import (
     TracePayoutPublic,
     TraceSummaryPublic,
 )
+from reports.pdf.person import render_person
 from reports.scope import Scope, report_scope
 
 T = TypeVar("T")
@@ -410,3 +416,62 @@ def _recorded(request: Request, user: Principal, build: Callable[[Session], T]) 
 
     request_unit_of_work(request, user).run(work, operation="report", key=None)
     return built[0]
+
+
+@router.get("/people/{person_key}/file.pdf", response_class=Response, responses=PDF_RESPONSE)
+def download_person_file(
+    request: Request,
+    person_key: PersonKey,
+    user: Annotated[Principal, Depends(file_reader)],
+) -> Response:
+    """The person file (一人一档) as a PDF, masked as the reader's JSON file is; reading it is
+    recorded like any reading of the file."""
+    person = read_recorded(request, user, person_key)
+    buf = io.BytesIO()
+    render_person(person, buf, generated_on=date.today())
+    return Response(
+        buf.getvalue(),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="person-{person_key[:16]}.pdf"'},
+    )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@router.get("/jurisdictions/{code}/performance", response_model=list[PerformancePublic])
+def read_performance(
+    code: str, session: SessionDep, user: CurrentUser, period: PeriodQuery
+) -> list[PerformancePublic]:
+    """Performance evaluation (绩效评价) of every jurisdiction and fund of the subtree over the
+    fiscal year up to the period's report date, ranked (for 440000: the province-wide ranking)."""
+    require_audit_reader(user, code)
+    get_jurisdiction(session, code)
+    scope = report_scope(session, code, period)
+    names = {
+        str(c).strip(): str(n)
+        for c, n in session.execute(text("SELECT code, name FROM jurisdiction")).tuples()
+    }
+    return [
+        PerformancePublic(
+            rank=rank,
+            jurisdiction=p.jurisdiction,
+            jurisdiction_name=names.get(p.jurisdiction, p.jurisdiction),
+            fund=p.fund,
+            fiscal_year=p.fiscal_year,
+            execution_rate=_text(p.execution_rate),
+            days_to_people=_text(p.days_to_people),
+            transfers_waiting=p.transfers_waiting,
+            failed=p.failed,
+            reissued_in_time=p.reissued_in_time,
+            reissued_in_time_rate=_text(p.reissued_in_time_rate),
+            payouts=p.payouts,
+            findings=p.findings,
+            findings_per_thousand=_text(p.findings_per_thousand),
+            households=p.households,
+            reviewed=p.reviewed,
+            review_coverage=_text(p.review_coverage),
+        )
+        for rank, p in performance.ranking(performance.performance(session, scope))
+    ]

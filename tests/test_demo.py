@@ -28,6 +28,10 @@ def test_whole_month(engine: Engine, tmp_path: Path) -> None:
     stages = summary["stages"]
     assert stages["released"]["batches"] > 0 and stages["released"]["payouts"] > 0
     assert stages["reconciled"]["paid"] > 0
+    notice = stages["notice"]
+    assert notice["found"] == notice["planted"], json.dumps(notice, ensure_ascii=False)
+    assert notice["public_complaint_status"] == "open"
+    assert notice["person_file"]["matches"] == 1 and notice["person_file"]["complaints"] == 1
     assert (
         stages["books"]["unbalanced_books"] == 0 and stages["books"]["negative_special_cash"] == 0
     )

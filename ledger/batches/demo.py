@@ -42,6 +42,11 @@ def _roster(ctx: DemoContext, i: int, county: str) -> list[RosterRow]:
     return rows
 
 
+def demo_rosters(ctx: DemoContext) -> dict[str, list[RosterRow]]:
+    """The rosters this run generated, by county (with the ID numbers the files carried)."""
+    return _ROSTERS.get(ctx.tag, {})
+
+
 def _upload(
     ctx: DemoContext, county: str, rows: list[RosterRow], key: str, *, mode: str = "update"
 ) -> dict[str, Any]:

@@ -16,7 +16,12 @@ RULE_LABELS = {
     "special_cash_idle": "专户资金闲置",
     "transfer_not_paid_out": "上级补助未及时足额拨付",
     "failed_not_reissued": "发放失败未及时重新发放",
-    "review_overdue": "超期未做经济状况复核",
+    "information_check_overdue": "超过半年未做家庭经济状况核对",
+    "home_visit_overdue": "超过一年未入户调查",
+    "holdings_above_limit": "家庭金融资产超过限额",
+    "undeclared_holding": "核对无资产但金融机构报告有资产",
+    "appropriation_decreased": "本级投入低于上年（未做到只增不减）",
+    "complaint_overdue": "投诉举报超期未办结",
 }
 
 

@@ -207,7 +207,9 @@ def upload_register(
     key: IdempotencyKey,
 ) -> RegisterImportPublic:
     """Import a register: ``standards`` (保障标准), ``deaths`` (死亡登记), ``public_payroll``
-    (财政供养人员) or ``staff_relatives`` (近亲属备案), for the uploader's jurisdiction or one below."""
+    (财政供养人员), ``staff_relatives`` (近亲属备案), ``reviews`` (动态复核: information checks
+    and home visits) or ``asset_limits`` (资产限额), for the uploader's jurisdiction or one below.
+    Holdings have their own upload, ``POST /registers/holdings``."""
     user, jur = importer
     data = read_upload(file)
     return import_register_file(
@@ -224,7 +226,7 @@ def import_register_file(
     write: Writer, *, user: Principal, kind: str, jurisdiction: str, data: bytes, filename: str
 ) -> RegisterImportPublic:
     """A register file imported by an authorised user (the route's and ``ledger registers``')."""
-    if kind != "standards":
+    if kind not in ("standards", "asset_limits"):
         require_role(user, "civil_affairs", "admin")
     result = write.run(
         lambda s: registers.import_register(

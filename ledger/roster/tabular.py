@@ -436,12 +436,12 @@ class RowChecker:
             self.issue(key, "card number fails the Luhn check", "warning")
         return value
 
-    def amount_fen(self, key: str) -> int:
+    def amount_fen(self, key: str, *, allow_zero: bool = False) -> int:
         value = re.sub(r"[\s,¥￥元]", "", self.text(key))
         if not value:
             return 0
         try:
-            return parse_amount_fen(value)
+            return parse_amount_fen(value, allow_zero=allow_zero)
         except AmountError as exc:
             self.issue(key, str(exc))
             return 0

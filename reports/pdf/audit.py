@@ -161,6 +161,35 @@ class IntegrityStatus:
 
 
 @dataclass(frozen=True)
+class ReviewCoverageRow:
+    where: str
+    households: int
+    checked: int
+    visited: int
+    check_rate: Decimal | None
+    visit_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class ComplaintSummary:
+    received: int = 0
+    closed: int = 0
+    open: int = 0
+    overdue: int = 0
+
+
+@dataclass(frozen=True)
+class PerformanceRow:
+    rank: int
+    where: str
+    execution_rate: Decimal | None
+    days_to_people: Decimal | None
+    reissued_in_time_rate: Decimal | None
+    findings_per_thousand: Decimal | None
+    review_coverage: Decimal | None
+
+
+@dataclass(frozen=True)
 class AuditReportData:
     jurisdiction_code: str
     jurisdiction_name: str
@@ -180,6 +209,10 @@ class AuditReportData:
     acknowledgements: Sequence[Acknowledgement] = ()
     execution_rate_note: str = ""  # how the caller computed the execution rate, printed as is
     checkpoint: tuple[int, str] | None = None  # (tree size, root hex) of a signed checkpoint
+    review_coverage: Sequence[ReviewCoverageRow] = ()
+    complaints: ComplaintSummary = ComplaintSummary()
+    performance: Sequence[PerformanceRow] = ()
+    performance_year: int | None = None
 
     @property
     def finding_count(self) -> int:
@@ -737,6 +770,74 @@ def _integrity(styles: _Styles, data: AuditReportData) -> list[Flowable]:
     return [KeepTogether([Paragraph("六、账簿完整性", styles.h1), layout, Spacer(1, 2 * mm), note])]
 
 
+def _pct(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value}%"
+
+
+def _notice(styles: _Styles, data: AuditReportData) -> list[Flowable]:
+    """Reviews (动态管理), complaints (举报核查) and performance (绩效评价)."""
+    out: list[Flowable] = [
+        CondPageBreak(50 * mm),
+        Paragraph("七、动态管理、投诉举报与绩效评价", styles.h1),
+    ]
+    out.append(Paragraph("本期发放家庭的复核覆盖", styles.h2))
+    out += _tables(
+        styles,
+        ("地区与资金", "发放户数", "半年内核对", "核对覆盖率", "一年内入户", "入户覆盖率"),
+        [
+            (
+                Paragraph(_esc(r.where), styles.cell),
+                f"{r.households:,}",
+                f"{r.checked:,}",
+                _pct(r.check_rate),
+                f"{r.visited:,}",
+                _pct(r.visit_rate),
+            )
+            for r in data.review_coverage
+        ],
+        (BODY_WIDTH - 5 * 24 * mm, *([24 * mm] * 5)),
+        numeric_from=1,
+    )
+    c = data.complaints
+    out.append(Paragraph("投诉举报（本年度截至报告日）", styles.h2))
+    out += _tables(
+        styles,
+        ("收到", "已办结", "未办结", "超期未办结"),
+        [(f"{c.received:,}", f"{c.closed:,}", f"{c.open:,}", f"{c.overdue:,}")],
+        [BODY_WIDTH / 4] * 4,
+        numeric_from=0,
+    )
+    year = f"{data.performance_year}年度" if data.performance_year else ""
+    out.append(Paragraph(f"绩效评价{year}（按执行率排名）", styles.h2))
+    out += _tables(
+        styles,
+        ("名次", "地区与资金", "执行率", "到人天数", "失败及时重发率", "每千笔发现", "核对覆盖率"),
+        [
+            (
+                str(r.rank),
+                Paragraph(_esc(r.where), styles.cell),
+                _pct(r.execution_rate),
+                "—" if r.days_to_people is None else str(r.days_to_people),
+                _pct(r.reissued_in_time_rate),
+                "—" if r.findings_per_thousand is None else str(r.findings_per_thousand),
+                _pct(r.review_coverage),
+            )
+            for r in data.performance
+        ],
+        (12 * mm, BODY_WIDTH - 12 * mm - 5 * 24 * mm, *([24 * mm] * 5)),
+        numeric_from=2,
+    )
+    out.append(
+        Paragraph(
+            "到人天数：收到上级补助至其后首次发放到人的平均天数；失败及时重发率：失败或退回的发放在规定天数内"
+            "重新发放的比例；每千笔发现：本年度各期存档的审计发现数 ÷ 发放笔数 × 1000；核对覆盖率：本期发放家庭中"
+            "半年内做过家庭经济状况核对的比例。",
+            styles.cell,
+        )
+    )
+    return out
+
+
 def audit_title(data: AuditReportData) -> str:
     return f"{data.jurisdiction_name} {data.period} 社会救助资金审计报告"
 
@@ -795,5 +896,6 @@ def render_audit(data: AuditReportData, out: BinaryIO, *, font_name: str | None 
     story += _ageing(styles, data)
     story += _findings(styles, data)
     story += _integrity(styles, data)
+    story += _notice(styles, data)
     story += _appendix(styles, data)
     doc.build(story, canvasmaker=canvas_maker(info, font))

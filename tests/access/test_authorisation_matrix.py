@@ -5,7 +5,9 @@ Nothing here lists routes by hand. Path and body values come from the parameter 
 jurisdiction code, an entry or a document inside or outside the caller's subtree. The rules:
 no token is 401; out of scope is 403; an auditor never writes; a bank never reads a territory;
 and no answer is a 500 or a 404 about an object that exists. Declared exceptions: a write marked
-``AUDIT_ACTION`` is open to auditors; a public (masked) read admits a bank. Every refusal has the one shape.
+``AUDIT_ACTION`` is open to auditors; a public (masked) read admits a bank; the routes under
+``/public/`` (a complaint anyone may submit and follow) take no token at all and are checked in
+tests/complaints. Every refusal has the one shape.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Tier:
     objects: dict[tuple[str, bool], str]  # (param, in scope) -> value
 
 
+PUBLIC_PREFIX = "/public/"
 MAKER_ONLY = {"POST /documents/{document_id}/withdrawal": 0}
 # A disclosed line's own proof: for whoever holds the printed reference (tests/evidence).
 UNAUTHENTICATED = {"GET /public/payouts/{reference}/proof"}
@@ -200,7 +203,9 @@ def _calls(route: APIRoute, check: Any) -> bool:
 
 def _all_known(route: APIRoute) -> bool:
     known = SCOPED_PATH | {"fund", "account"}
-    return all(p.name in known for p in route.dependant.path_params)
+    # a body naming a person by ID number names one the matrix did not make
+    names_a_person = "id_number" in _body_schema(route).get("required", [])
+    return all(p.name in known for p in route.dependant.path_params) and not names_a_person
 
 
 def _scoped(route: APIRoute) -> bool:
@@ -212,7 +217,7 @@ def _scoped(route: APIRoute) -> bool:
 def test_every_route_by_every_role_in_and_out_of_scope(
     app: Any, client: Any, tiers: list[Tier]
 ) -> None:
-    routes = api_routes(app)
+    routes = [(p, r) for p, r in api_routes(app) if not p.startswith(PUBLIC_PREFIX)]
     assert len(routes) >= 12
     problems: list[str] = []
     let_through: dict[str, int] = {}

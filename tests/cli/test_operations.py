@@ -81,9 +81,19 @@ COMMANDS: dict[str, str] = {
     "GET /users": "users list",
     "POST /users/{user_id}/tokens": "tokens issue",
     "DELETE /tokens/{token_id}": "tokens revoke",
+    "POST /complaints": "complaints add",
+    "POST /complaints/{complaint_id}/closure": "complaints close",
+    "GET /jurisdictions/{code}/complaints": "complaints list",
+    "POST /counties/{county}/reviews": "reviews add",
+    "POST /registers/holdings": "registers holdings",
+    "POST /people/lookup": "person show",
+    "GET /people/{person_key}": "person show",
+    "GET /people/{person_key}/file.pdf": "report person",
+    "GET /jurisdictions/{code}/performance": "report performance",
 }
-# Operations that exist for the web only (none yet: the schema and docs pages are not operations).
-WEB_ONLY: set[str] = set()
+# Operations that exist for the web only: the public's own complaint submission and its status
+# (no account, so no `--as`).
+WEB_ONLY: set[str] = {"POST /public/complaints", "GET /public/complaints/{reference}"}
 
 OPERATIONS = sorted(
     f"{method.upper()} {path}"
@@ -201,3 +211,21 @@ def test_the_approval_queue_and_filtered_audit_log_on_the_command_line(cli: CliR
     assert {(r["username"], r["action"]) for r in log} == {("q-fin-b", "cli:documents approve")}
     bad = cli("--as", "q-aud", "audit-log", "440000", "--from", "yesterday")
     assert bad.exit_code == 6 and "--from" in bad.stderr
+
+
+def test_complaints_and_reviews_on_the_command_line(cli: CliRunnerOn) -> None:
+    _ok(cli("users", "add", "c-ca-1", "--jurisdiction", "440103", "--role", "civil_affairs",
+            "--bureau", "荔湾区民政局", "--json"))  # fmt: skip
+    made = _ok(cli("--as", "c-ca-1", "complaints", "add", "--jurisdiction", "440103",
+                   "--channel", "hotline", "--received-on", "2026-11-27", "--concerns",
+                   "jurisdiction", "--content", "反映某户有车仍领低保", "--json"))  # fmt: skip
+    assert made["closed_on"] is None and made["deadline"] > "2026-12-11"  # 15 working days
+    listed = _ok(cli("--as", "c-ca-1", "complaints", "list", "440103", "--json"))
+    assert [c["id"] for c in listed] == [made["id"]]
+    closed = _ok(cli("--as", "c-ca-1", "complaints", "close", str(made["id"]), "--outcome",
+                     "经入户核实，反映不实", "--closed-on", "2026-11-30", "--json"))  # fmt: skip
+    assert (closed["closed_on"], closed["closed_by"]) == ("2026-11-30", "c-ca-1")
+    review = _ok(cli("--as", "c-ca-1", "reviews", "add", "440103", "--household", "H1",
+                     "--kind", "home_visit", "--on", "2026-11-02", "--outcome", "无变化",
+                     "--reviewer", "王核查", "--json"))  # fmt: skip
+    assert review["kind"] == "home_visit"

@@ -4,7 +4,6 @@ along the allowed transitions), so verify() stays clean."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from dataclasses import dataclass
 from datetime import date
@@ -16,7 +15,7 @@ from ledger.access import service as access
 from ledger.domain import AccountKind, pair, release_lines
 from ledger.journal.service import post_entry
 from ledger.payouts import batch_root
-from ledger.pii import store_account
+from ledger.pii import person_key, store_account
 
 _refs = itertools.count(1)
 
@@ -49,7 +48,7 @@ def release(
     ids = []
     for seq, ln in enumerate(lines, start=1):
         ref = f"T{next(_refs):08d}"
-        key = hashlib.sha256(ln.id_number.encode()).hexdigest()
+        key = person_key(ln.id_number)
         account = store_account(ln.account_no)
         ids.append(
             session.execute(
@@ -203,18 +202,28 @@ def transfer(session: Session, sender: str, receiver: str, fund: str, fen: int, 
     return entry.id
 
 
-def review_register(owner_url: str, rows: list[tuple[str, str, str]]) -> None:
-    """No migration makes the household-review register yet: the owner makes a stand-in the
-    rule can read, with (county, household, reviewed on) rows."""
-    import psycopg
+def review_register(
+    session: Session,
+    rows: list[tuple[str, str, str]],
+    kind: str = "information_check",
+    *,
+    commit: bool = True,
+) -> None:
+    """Reviews of ``kind`` with (county, household, reviewed on) rows, written one by one
+    through the registers service as a county bureau records them."""
+    from ledger.registers.service import record_review
 
-    from ledger import db
-
-    with psycopg.connect(db.libpq_url(owner_url)) as conn:
-        conn.execute(
-            "CREATE TABLE household_review (county_code char(6), household_id text, "
-            "reviewed_on date)"
+    for county, household, on in rows:
+        record_review(
+            session,
+            county=county,
+            household_id=household,
+            kind=kind,
+            reviewed_on=date.fromisoformat(on),
+            outcome="符合条件",
+            reviewer="王核查",
+            assets_fen=None,
+            recorded_by="civil",
         )
-        for row in rows:
-            conn.execute("INSERT INTO household_review VALUES (%s, %s, %s)", row)
-        conn.execute(f"GRANT SELECT ON household_review TO {db.APP_ROLE}")
+    if commit:
+        session.commit()

@@ -120,7 +120,7 @@ def test_failed_payouts_not_reissued_within_the_days(session: Session) -> None:
     assert found[0].evidence["oldest"] == "2024-04-03"
 
 
-def test_review_overdue_runs_only_where_review_data_exists(owner_url, session: Session) -> None:
+def test_information_check_overdue_judges_counties_that_record_reviews(session: Session) -> None:
     allocate(session, "440000", URBAN, 10_000_00, date(2024, 6, 1))
     transfer(session, "440000", "440100", URBAN, 10_000_00, date(2024, 6, 1))
     transfer(session, "440100", "440103", URBAN, 10_000_00, date(2024, 6, 1))
@@ -136,18 +136,19 @@ def test_review_overdue_runs_only_where_review_data_exists(owner_url, session: S
         ],
         date(2024, 6, 2),
     )
-    assert findings.review_overdue(session, JUNE, T) == []  # no review data: the rule waits
+    # a county that has recorded no review yet is not judged household by household
+    assert findings.information_check_overdue(session, JUNE, T) == []
 
     review_register(
-        owner_url,
+        session,
         [
             ("440103", "H1", "2024-03-01"),
             ("440103", "H2", "2023-10-01"),
             ("440103", "H2", "2023-06-01"),
         ],
     )
-    session.commit()  # a new transaction sees the register
-    found = findings.review_overdue(session, JUNE, T)
+    review_register(session, [("440103", "H3", "2024-06-01")], kind="home_visit")
+    found = findings.information_check_overdue(session, JUNE, T)
     assert [(f.jurisdiction, f.evidence["household_ids"]) for f in found] == [
         ("440103", ["H2", "H3"])
     ]

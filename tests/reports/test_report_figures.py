@@ -256,7 +256,7 @@ def test_idle_special_cash_is_judged_on_the_report_date(
 
 @pytest.mark.parametrize(("day", "late"), [(9, False), (10, False), (11, True)])
 def test_review_overdue_is_judged_on_the_report_date(
-    session: Session, owner_url: str, day: int, late: bool
+    session: Session, day: int, late: bool
 ) -> None:
     allocate(session, "440000", URBAN, 1_000_00, date(2024, 7, 1))
     transfer(session, "440000", "440100", URBAN, 1_000_00, date(2024, 7, 1))
@@ -265,8 +265,8 @@ def test_review_overdue_is_judged_on_the_report_date(
         session, "440103", URBAN, "202407", [Line("甲一", 100_00, household_id="H1")],
         date(2024, 7, 2),
     )  # fmt: skip
-    review_register(owner_url, [("440103", "H1", "2024-01-10")])  # due again 2024-07-10
-    found = findings.review_overdue(session, _scope(date(2024, 7, day), "202407"), T)
+    review_register(session, [("440103", "H1", "2024-01-10")])  # due again 2024-07-10
+    found = findings.information_check_overdue(session, _scope(date(2024, 7, day), "202407"), T)
     assert bool(found) is late
 
 
