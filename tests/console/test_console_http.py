@@ -140,3 +140,86 @@ def test_a_double_submitted_release_replays(app: Any, session: Session) -> None:
         == 1
     )
     assert PASSWORD not in page
+
+
+def test_an_exception_is_proposed_and_approved_by_another_user_through_the_forms(
+    app: Any, client: Any, session: Session
+) -> None:
+    from reconciliation.simulate import SimLine, write_csv_return
+    from tests.factories import make_user
+    from tests.reconciliation.batches import released_batch
+
+    batch = released_batch(session, n=3)
+    bank = make_user(session, "bank", "440000", bank="ICBCGD")
+    lines = batch.sim(refs=False)
+    p3 = batch.payouts[2]
+    lines[2] = SimLine(None, None, "000", "某某", p3.amount_fen, "failed", "账号错误")
+    uploaded = client.post(
+        "/bank-files",
+        content=write_csv_return(lines),
+        headers=bank.write(),
+        params={"batch_id": batch.id},
+    )
+    assert uploaded.json()["counts"]["unmatched"] == 1
+    proposer = with_password(session, make_user(session, "civil_affairs", batch.county))
+    checker = with_password(session, make_user(session, "civil_affairs", batch.county))
+    x_id = session.execute(text("SELECT id FROM recon_exception")).scalar_one()
+
+    first = TestClient(app)
+    login(first, proposer)
+    page = first.get("/console/exceptions")
+    assert f'action="/console/exceptions/{x_id}/resolution"' in page.text
+    proposed = first.post(
+        f"/console/exceptions/{x_id}/resolution",
+        data={
+            "action": "match",
+            "payout_id": str(p3.id),
+            "reason": "户名改写，核对身份证后确认",
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "form_key": hidden(page.text, "form_key"),
+        },
+        follow_redirects=False,
+    )
+    assert proposed.status_code == 303, proposed.text
+    # Four eyes: the proposer is offered no approval and is refused one.
+    page = first.get("/console/exceptions")
+    assert "待另一位同事审核" in page.text and "批准" not in page.text
+    own = first.post(
+        f"/console/exceptions/{x_id}/decision",
+        data={
+            "decision": "approve",
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "form_key": "own-approval",
+        },
+    )
+    assert own.status_code == 403 and "proposer" in own.text
+    assert (
+        session.execute(
+            text("SELECT status FROM recon_exception WHERE id = :i"), {"i": x_id}
+        ).scalar_one()
+        == "open"
+    )
+
+    second = TestClient(app)
+    login(second, checker)
+    page = second.get("/console/exceptions")
+    assert "户名改写" in page.text
+    approved = second.post(
+        f"/console/exceptions/{x_id}/decision",
+        data={
+            "decision": "approve",
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "form_key": "checker-approval",
+        },
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303, approved.text
+    row = session.execute(
+        text(
+            "SELECT status, proposed_by, resolved_by, matched_payout_id, resolution_entry_id "
+            "FROM recon_exception WHERE id = :i"
+        ),
+        {"i": x_id},
+    ).one()
+    assert tuple(row)[:4] == ("matched", proposer.username, checker.username, p3.id)
+    assert row.resolution_entry_id is not None
