@@ -3,6 +3,7 @@ own batches, and a double-submitted form replaying its first answer."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -223,3 +224,40 @@ def test_an_exception_is_proposed_and_approved_by_another_user_through_the_forms
     ).one()
     assert tuple(row)[:4] == ("matched", proposer.username, checker.username, p3.id)
     assert row.resolution_entry_id is not None
+
+
+def test_an_auditor_reads_findings_in_plain_chinese_and_follows_the_trace(
+    app: Any, session: Session, monkeypatch: Any
+) -> None:
+    from datetime import date
+
+    from ledger.console import routes
+    from tests.factories import make_user
+    from tests.reports.books import allocate
+    from tests.reports.worked_month import URBAN, worked_month
+
+    worked_month(session)
+    allocate(session, "440000", URBAN, 1_00, date(2024, 9, 30))  # the books reach September
+    auditor = with_password(session, make_user(session, "auditor", "440000"))
+    browser = TestClient(app)
+    login(browser, auditor)
+    page = browser.get("/console/findings", params={"jurisdiction": "440000", "period": "202409"})
+    assert page.status_code == 200, page.text
+    assert "发放失败未及时重新发放" in page.text and "failed_not_reissued" not in page.text
+    assert " 元" in page.text and "_fen" not in page.text
+    assert "/console/trace?jurisdiction=440103&amp;fund=urban_minimum_living" in page.text
+
+    monkeypatch.setattr(routes, "TRACE_PAGE", 1)
+    query = {"jurisdiction": "440103", "fund": URBAN, "period": "202406"}
+    first = browser.get("/console/trace", params=query)
+    assert first.status_code == 200, first.text
+    assert first.text.count('<td data-label="发放">') == 1
+    cursor = re.search(r'cursor=([^"&]+)" rel="next"', first.text)
+    assert cursor, "no next link"
+    second = browser.get("/console/trace", params={**query, "cursor": cursor.group(1)})
+    assert second.status_code == 200 and second.text.count('<td data-label="发放">') == 1
+    assert second.text != first.text
+    outsider = with_password(session, make_user(session, "auditor", "440200"))
+    other = TestClient(app)
+    login(other, outsider)
+    assert other.get("/console/trace", params=query).status_code == 403
