@@ -261,3 +261,49 @@ def test_an_auditor_reads_findings_in_plain_chinese_and_follows_the_trace(
     other = TestClient(app)
     login(other, outsider)
     assert other.get("/console/trace", params=query).status_code == 403
+
+
+def test_the_roster_import_needs_the_previewed_file_and_a_replace_the_previewed_exits(
+    app: Any, session: Session
+) -> None:
+    c = r.county(session)
+    everyone = r.rows(c.code, 4)
+    assert r.upload(TestClient(app), c, r.csv_of(everyone)).status_code == 201
+    with_password(session, c.maker)
+    browser = TestClient(app)
+    login(browser, c.maker)
+    page = browser.get("/console/roster")
+    fewer = r.csv_of(everyone[:1])  # a replace that ends three of four households
+    preview = browser.post(
+        "/console/roster/preview",
+        files={"file": ("roster.csv", fewer)},
+        data={
+            "effective_period": r.PERIOD,
+            "mode": "replace",
+            "csrf_token": hidden(page.text, "csrf_token"),
+        },
+    )
+    assert preview.status_code == 200, preview.text
+    assert hidden(preview.text, "confirm_exits") == "3"
+    form = {
+        "effective_period": r.PERIOD,
+        "mode": "replace",
+        "sha256": hidden(preview.text, "sha256"),
+        "confirm_exits": "3",
+        "csrf_token": hidden(preview.text, "csrf_token"),
+        "form_key": hidden(preview.text, "form_key"),
+    }
+    before = r.counts(session)
+    other = browser.post(
+        "/console/roster/import", files={"file": ("roster.csv", r.csv_of(everyone[:2]))}, data=form
+    )
+    assert other.status_code == 422 and "SHA-256" in other.text
+    assert r.counts(session) == before
+    done = browser.post(
+        "/console/roster/import",
+        files={"file": ("roster.csv", fewer)},
+        data=form,
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    assert "%E9%80%80%E5%87%BA%203%20%E4%BA%BA" in done.headers["location"]  # 退出 3 人
