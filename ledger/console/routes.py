@@ -31,6 +31,7 @@ from ledger.access.sessions import check_password, end_session, start_session
 from ledger.api import client_address
 from ledger.batches import routes as batch_routes
 from ledger.batches import service as batches
+from ledger.checks.labels import rule_label
 from ledger.config import get_settings
 from ledger.console import web
 from ledger.console.charts import flow_chart
@@ -38,13 +39,17 @@ from ledger.console.web import ConsoleSession, render, see_other
 from ledger.documents import flow
 from ledger.documents import service as documents
 from ledger.domain import PERIOD_PATTERN
-from ledger.errors import DomainError, Forbidden, ValidationFailed
+from ledger.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from ledger.jurisdictions.service import fund_code, get_jurisdiction
+from ledger.paging import decode_cursor, encode_cursor
 from ledger.replica import read_snapshot
+from ledger.roster import service as roster_service
 from ledger.roster.routes import read_upload
 from ledger.uow import AuditTrail, UnitOfWork
 from reconciliation import service as reconciliation
+from reports import findings, trace
 from reports.routes import require_audit_reader
+from reports.scope import Scope, report_scope
 
 router = APIRouter(include_in_schema=False)
 CsrfField = Annotated[str | None, Form()]
@@ -506,7 +511,203 @@ def upload_return_file(
 @router.get("/console/exceptions", response_class=HTMLResponse)
 def exceptions_page(request: Request, session: SessionDep, live: ConsoleSession) -> Response:
     rows = reconciliation.list_exceptions(session, principal=live.principal, limit=500)
-    return render(request, "exceptions.html", rows=rows)
+    may_decide = live.principal.role in ("civil_affairs", "finance", "admin")
+    return render(request, "exceptions.html", rows=rows, may_decide=may_decide)
+
+
+@router.post("/console/exceptions/{exception_id:int}/resolution")
+def propose_resolution(
+    request: Request,
+    live: ConsoleSession,
+    exception_id: int,
+    action: Annotated[str, Form(pattern="^(match|refer|write_off)$")],
+    reason: Annotated[str, Form(max_length=500)],
+    payout_id: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: CsrfField = None,
+    form_key: KeyField = None,
+) -> Response:
+    """Propose how an exception is resolved; a second user approves it (the API's rules)."""
+    user = live.principal
+    require_role(user, "civil_affairs", "finance", "admin")
+    if payout_id.strip() and not payout_id.strip().isdigit():
+        raise ValidationFailed(
+            "发放编号须为数字", [{"field": "payout_id", "reason": "not a number"}]
+        )
+    payout = int(payout_id) if payout_id.strip() else None
+    body = {"action": action, "reason": reason, "payout_id": payout}
+    web.form_write(
+        request,
+        live,
+        csrf_token=csrf_token,
+        form_key=form_key,
+        work=lambda s: reconciliation.propose_resolution(
+            s,
+            exception_id=exception_id,
+            action=action,
+            reason=reason,
+            payout_id=payout,
+            principal=user,
+        ),
+        operation=f"recon_exception.propose:{exception_id}",
+        body=body,
+        audit_object=lambda r: ("recon_exception", exception_id),
+    )
+    return see_other(
+        "/console/exceptions", f"异常 {exception_id} 的处理建议已提交，待另一位同事审核"
+    )
+
+
+@router.post("/console/exceptions/{exception_id:int}/decision")
+def decide_resolution(
+    request: Request,
+    live: ConsoleSession,
+    exception_id: int,
+    decision: Annotated[str, Form(pattern="^(approve|reject)$")],
+    reason: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: CsrfField = None,
+    form_key: KeyField = None,
+) -> Response:
+    """Approve the proposal (a hand match posts) or turn it down with a reason."""
+    user = live.principal
+    require_role(user, "civil_affairs", "finance", "admin")
+    approve = decision == "approve"
+    web.form_write(
+        request,
+        live,
+        csrf_token=csrf_token,
+        form_key=form_key,
+        work=lambda s: reconciliation.decide_resolution(
+            s, exception_id=exception_id, principal=user, approve=approve, reason=reason
+        ),
+        operation=f"recon_exception.{'approve' if approve else 'reject'}:{exception_id}",
+        body={"exception_id": exception_id} if approve else {"reason": reason},
+        audit_object=lambda r: ("recon_exception", exception_id),
+    )
+    done = "已批准" if approve else "已驳回"
+    return see_other("/console/exceptions", f"异常 {exception_id} 的处理建议{done}")
+
+
+# ---- civil affairs: the roster import with a preview ---------------------------------------------
+
+RosterPeriod = Annotated[str, Form(pattern=PERIOD_PATTERN)]
+RosterMode = Annotated[str, Form(pattern="^(update|replace)$")]
+
+
+@router.get("/console/roster", response_class=HTMLResponse)
+def roster_page(request: Request, live: ConsoleSession) -> Response:
+    require_role(live.principal, "civil_affairs")
+    return render(
+        request, "roster.html", preview=None, refused=None, this_month=date.today().strftime("%Y%m")
+    )
+
+
+@router.post("/console/roster/preview", response_class=HTMLResponse)
+def roster_preview(
+    request: Request,
+    session: SessionDep,
+    live: ConsoleSession,
+    file: Annotated[UploadFile, File()],
+    effective_period: RosterPeriod,
+    mode: RosterMode = "update",
+    csrf_token: CsrfField = None,
+) -> Response:
+    """The dry run: what the file would do (joined, changed, exited, with their lines), or the
+    lines it is refused for. Read-only: run in its own transaction and rolled back."""
+    user = live.principal
+    require_role(user, "civil_affairs")
+    require_scope(user, user.jurisdiction)
+    web.require_csrf(live, csrf_token)
+    data = read_upload(file)
+    upload = {
+        "name": file.filename or "",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "period": effective_period,
+        "mode": mode,
+    }
+    preview: dict[str, Any] | None = None
+    refused: DomainError | None = None
+    with Session(session.get_bind()) as s:  # never committed: the dry run writes nothing
+        try:
+            preview = roster_service.import_roster(
+                s,
+                county=user.jurisdiction,
+                data=data,
+                filename=upload["name"],
+                effective_period=effective_period,
+                imported_by=user.username,
+                mode=mode,
+                dry_run=True,
+            )
+        except (ValidationFailed, Conflict) as exc:
+            refused = exc
+    return render(
+        request,
+        "roster.html",
+        status_code=200 if refused is None else 422,
+        preview=preview,
+        refused=refused,
+        upload=upload,
+        this_month=effective_period,
+    )
+
+
+@router.post("/console/roster/import")
+def roster_import(
+    request: Request,
+    live: ConsoleSession,
+    file: Annotated[UploadFile, File()],
+    effective_period: RosterPeriod,
+    sha256: Annotated[str, Form(pattern="^[0-9a-f]{64}$")],
+    mode: RosterMode = "update",
+    confirm_exits: Annotated[int | None, Form(ge=0)] = None,
+    csrf_token: CsrfField = None,
+    form_key: KeyField = None,
+) -> Response:
+    """Import the previewed file: the same file again (its SHA-256 must be the previewed one),
+    with the preview's mode and, for a replace, its count of households ended."""
+    user = live.principal
+    require_role(user, "civil_affairs")
+    require_scope(user, user.jurisdiction)
+    web.require_csrf(live, csrf_token)
+    data = read_upload(file)
+    digest = hashlib.sha256(data).hexdigest()
+    if not hmac.compare_digest(digest, sha256):
+        raise ValidationFailed(
+            "所选文件与预览的文件不一致，请重新预览",
+            [{"field": "file", "reason": "not the previewed file (SHA-256 differs)"}],
+        )
+    exits = confirm_exits if mode == "replace" else None
+    body = {
+        "county": user.jurisdiction,
+        "period": effective_period,
+        "sha256": digest,
+        "mode": mode,
+        "confirm_exits": exits,
+    }
+    done = web.form_write(
+        request,
+        live,
+        csrf_token=csrf_token,
+        form_key=form_key,
+        work=lambda s: roster_service.import_roster(
+            s,
+            county=user.jurisdiction,
+            data=data,
+            filename=file.filename or "",
+            effective_period=effective_period,
+            imported_by=user.username,
+            mode=mode,
+            confirm_exits=exits,
+        ),
+        operation="roster_import",
+        body=body,
+        audit_object=lambda r: ("register_import", r["import_id"]),
+    )
+    return see_other(
+        "/console/roster",
+        f"花名册已导入（第 {done['import_id']} 次导入）：新增 {done['joined']} 人，"
+        f"变更 {done['changed']} 人，退出 {done['exited']} 人",
+    )
 
 
 # ---- auditors ----------------------------------------------------------------------------------
@@ -543,6 +744,75 @@ def audit_page(
         tree=list(tree),
         findings=list(findings),
         period=period or date.today().strftime("%Y%m"),
+    )
+
+
+@router.get("/console/findings", response_class=HTMLResponse)
+def findings_page(
+    request: Request,
+    session: SessionDep,
+    live: ConsoleSession,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
+    jurisdiction: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+) -> Response:
+    """The audit findings of the subtree and period (the audit report's): the rule's name, the
+    message and the evidence in plain Chinese, amounts in yuan, each batch linked to its trace."""
+    user = live.principal
+    code = jurisdiction or user.jurisdiction
+    require_audit_reader(user, code)
+    get_jurisdiction(session, code)
+    period = period or date.today().strftime("%Y%m")
+    found = findings.all_findings(session, report_scope(session, code, period))
+    rows = [
+        {
+            "rule": rule_label(f.rule),
+            "severity": f.severity,
+            "status": findings.STATUS_LABELS.get(f.status, f.status),
+            "jurisdiction": f.jurisdiction,
+            "fund": f.fund,
+            "period": f.period or period,
+            "batch_id": f.batch_id,
+            "message": f.message,
+            "evidence": findings.evidence_text(f.evidence),
+        }
+        for f in found
+    ]
+    return render(request, "findings.html", rows=rows, jurisdiction=code, period=period)
+
+
+TRACE_PAGE = 50
+
+
+@router.get("/console/trace", response_class=HTMLResponse)
+def trace_page(
+    request: Request,
+    session: SessionDep,
+    live: ConsoleSession,
+    jurisdiction: Annotated[str, Query(pattern=r"^[0-9]{6}$")],
+    fund: Annotated[str, Query(max_length=64)],
+    period: Annotated[str, Query(pattern=PERIOD_PATTERN)],
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The fund trace (the API's ``/jurisdictions/{code}/trace``): the summary's totals and
+    batches, then the payouts a page at a time, with a link to the next page."""
+    user = live.principal
+    require_audit_reader(user, jurisdiction)
+    get_jurisdiction(session, jurisdiction)
+    scope = Scope(jurisdiction, period)
+    code = fund_code(session, fund)
+    summary = trace.trace_summary(session, scope, code)
+    rows = trace.trace_payouts(
+        session, scope, code, after_id=decode_cursor(cursor), limit=TRACE_PAGE + 1
+    )
+    more = len(rows) > TRACE_PAGE
+    rows = rows[:TRACE_PAGE]
+    return render(
+        request,
+        "trace.html",
+        summary=summary,
+        payouts=rows,
+        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+        query={"jurisdiction": jurisdiction, "fund": code, "period": period},
     )
 
 

@@ -205,3 +205,52 @@ def test_the_public_page_shows_a_disclosure(
     assert len(names) == 4 and all(n not in text_shown for n in names)
     assert "合计 4 户" in text_shown and "监督举报电话" in text_shown
     shot(page, "public-disclosure-phone")
+
+
+def test_civil_affairs_previews_a_roster_sees_its_line_errors_then_imports_a_good_file(
+    server: str, page: Any, session: Session, tmp_path: Path
+) -> None:
+    c = r.county(session)
+    with_password(session, c.maker)
+    good = r.csv_of(r.rows(c.code, 3))
+    header, *body = good.decode("utf-8-sig").splitlines()
+    cells = body[1].split(",")
+    cells[8] = "四百元"  # 月发放金额 on the file's line 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([header, body[0], ",".join(cells), body[2]]) + "\n", "utf-8")
+    good_file = tmp_path / "roster.csv"
+    good_file.write_bytes(good)
+
+    sign_in(page, server, c.maker)
+    page.get_by_role("link", name="花名册导入").click()
+    page.get_by_label("花名册文件（CSV 或 XLSX）").set_input_files(str(bad))
+    page.get_by_label("生效期间（年月）").fill(r.PERIOD)
+    page.get_by_role("button", name="预览").click()
+    errors = page.locator("#roster-errors")
+    errors.wait_for()
+    line = errors.locator("#line-3")
+    assert "第 3 行" in line.inner_text() and "月发放金额" in line.inner_text()
+    assert errors.locator("tbody tr").count() == 1
+    assert session.execute(text("SELECT count(*) FROM roster_version")).scalar_one() == 0
+    shot(page, "civil-affairs-roster-errors")
+
+    page.get_by_label("花名册文件（CSV 或 XLSX）").set_input_files(str(good_file))
+    page.get_by_label("生效期间（年月）").fill(r.PERIOD)
+    page.get_by_role("button", name="预览").click()
+    page.locator("#roster-preview").wait_for()
+    assert page.locator("#joined").inner_text() == "3"
+    assert page.locator("#changed").inner_text() == "0"
+    assert "第 2、3、4 行" in page.locator("#roster-preview").inner_text()
+    assert session.execute(text("SELECT count(*) FROM roster_version")).scalar_one() == 0
+    shot(page, "civil-affairs-roster-preview")
+    page.get_by_label("再次选择同一文件（roster.csv）").set_input_files(str(good_file))
+    page.get_by_role("button", name="确认导入").click()
+    page.wait_for_url("**/console/roster?notice=*")
+    assert "新增 3 人" in page.locator("[role=status]").inner_text()
+    imported = session.execute(
+        text(
+            "SELECT count(*), min(imported_by) FROM roster_version v "
+            "JOIN register_import i ON i.id = v.import_id"
+        )
+    ).one()
+    assert tuple(imported) == (3, c.maker.username)
