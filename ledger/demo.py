@@ -286,6 +286,23 @@ def stage_funding(ctx: DemoContext) -> dict[str, Any]:
             for county in by_city[city]:
                 if county != city:
                     document("transfers", city, per_county, fund=fund, to_jurisdiction=county)
+    # 只增不减: the first county's own appropriation for a fund fell from two years ago to last
+    # year, a case for the appropriation_decreased rule (planted while those years are open).
+    two_ago, last = date(year - 2, 6, 15), date(year - 1, 6, 15)
+    with ctx.session() as s:
+        through = s.execute(text("SELECT max(period) FROM fiscal_period_close")).scalar()
+    decrease_planted = through is None or through < period_of(two_ago)
+    if decrease_planted:
+        for day, fen in ((two_ago, 100_000_00), (last, 80_000_00)):
+            document(
+                "allocations",
+                ctx.counties[0],
+                fen,
+                fund=DEMO_FUNDS[0],
+                fiscal_year=day.year,
+                effective_date=day.isoformat(),
+                memo="本级配套资金",
+            )
     flow = ctx.call(
         "GET",
         f"/jurisdictions/{PROVINCE}/fund-flow",
@@ -295,6 +312,7 @@ def stage_funding(ctx: DemoContext) -> dict[str, Any]:
     return {
         "documents": documents,
         "api_calls": documents * 2,
+        "own_appropriation_decrease_planted": decrease_planted,
         "province_flow": {
             k: flow["own"][k] for k in ("own_appropriation", "sent_below", "balance")
         },

@@ -24,6 +24,7 @@ NEW_RULES = (
     "holdings_above_limit",
     "undeclared_holding",
     "complaint_overdue",
+    "appropriation_decreased",  # planted by the funded stage: the first county's own money fell
 )
 
 
@@ -120,8 +121,13 @@ def stage_notice(ctx: DemoContext) -> dict[str, Any]:
     auditor = ctx.user("auditor", PROVINCE)
     found = ctx.call("GET", f"/jurisdictions/{county}/findings", user=auditor,
                      params={"period": ctx.period}).json()  # fmt: skip
+    items = list(found["findings"])
+    if county != ctx.counties[0]:  # 只增不减 was planted in the first county by the funded stage
+        first = ctx.call("GET", f"/jurisdictions/{ctx.counties[0]}/findings", user=auditor,
+                         params={"period": ctx.period}).json()  # fmt: skip
+        items += [f for f in first["findings"] if f["rule"] == "appropriation_decreased"]
     by_rule = {r: 0 for r in NEW_RULES}
-    for f in found["findings"]:
+    for f in items:
         if f["rule"] in by_rule:
             by_rule[f["rule"]] += 1
     person = ctx.call("POST", "/people/lookup", user=auditor,
