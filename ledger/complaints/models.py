@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Channel = Literal["hotline", "letter", "visit", "web"]
 Concerns = Literal["person", "household", "jurisdiction", "batch"]
@@ -16,6 +16,22 @@ class ComplaintCreate(BaseModel):
     """A complaint as a bureau records it. ``id_number`` (for one about a person) is hashed on
     arrival and kept only as the person key."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "hotline",
+                    "received_on": "2026-11-02",
+                    "jurisdiction": "440103",
+                    "concerns": "household",
+                    "household_id": "H0001",
+                    "content": "反映某户有车仍领低保",
+                    "handler": "李办理",
+                }
+            ]
+        }
+    )
+
     channel: Channel = Field(examples=["hotline"])
     received_on: date = Field(examples=["2026-11-02"])
     jurisdiction: str = Field(pattern=r"^[0-9]{6}$", examples=["440103"])
@@ -25,7 +41,7 @@ class ComplaintCreate(BaseModel):
     batch_id: int | None = Field(default=None, ge=1)
     content: str = Field(min_length=1, max_length=MAX_CONTENT, examples=["反映某户有车仍领低保"])
     handler: str | None = Field(default=None, max_length=100, examples=["李办理"])
-    finding_ids: list[int] = Field(default_factory=list, max_length=100)
+    finding_ids: list[int] = Field(default_factory=list, max_length=100, examples=[[]])
 
 
 class ComplaintClose(BaseModel):
@@ -34,7 +50,10 @@ class ComplaintClose(BaseModel):
     )
     closed_on: date = Field(examples=["2026-11-20"])
     finding_ids: list[int] = Field(
-        default_factory=list, max_length=100, description="findings the handling closed"
+        default_factory=list,
+        max_length=100,
+        description="findings the handling closed",
+        examples=[[]],
     )
 
 
