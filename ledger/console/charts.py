@@ -54,7 +54,7 @@ def flow_chart(tree: dict[str, Any], *, width: int = 760) -> str:
             value = Decimal(figures[key])
             if not value:
                 continue
-            w = float(abs(value) / peak) * plot_w
+            w = abs(value) / peak * plot_w  # a pixel width, kept in Decimal like the money
             y = top + i * bar_h
             out.append(
                 f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="{colour}">'
