@@ -97,14 +97,17 @@ def test_a_report_from_the_standby_equals_the_primarys(
         assert kinds.scalar_one() == 2
 
 
-def _write_on_primary(cluster: Cluster) -> tuple[int, str]:
+def _write_on_primary(cluster: Cluster) -> tuple[int, str, str]:
+    """Post an allocation on the primary: its chain head and the WAL position of its commit."""
     owner = db.make_engine(cluster.primary_url, poolclass=NullPool)
     with Session(owner) as s:
         allocate(s, "440000", URBAN, 1_000_00, date(2024, 6, 20))
         s.commit()
-        head = s.execute(text("SELECT seq, hash FROM chain_head")).one()
+        head = s.execute(
+            text("SELECT seq, hash, pg_current_wal_lsn()::text AS lsn FROM chain_head")
+        ).one()
     owner.dispose()
-    return int(head.seq), str(head.hash)
+    return int(head.seq), str(head.hash), str(head.lsn)
 
 
 @pytest.mark.usefixtures("use_replica")
@@ -113,7 +116,7 @@ def test_a_lagging_standby_is_refused_then_waited_for(
 ) -> None:
     cluster.standby_sql("SELECT pg_wal_replay_pause()")
     try:
-        seq, head = _write_on_primary(cluster)
+        seq, head, written = _write_on_primary(cluster)
         monkeypatch.setenv("LEDGER_READ_MAX_WAIT_SECONDS", "0.3")
         get_settings.cache_clear()
         started = time.monotonic()
@@ -138,5 +141,15 @@ def test_a_lagging_standby_is_refused_then_waited_for(
     finally:
         cluster.standby_sql("SELECT pg_wal_replay_resume()")
     assert record["head"] == head
+    # The recorded replay position covers the allocation's commit, and the standby (which goes
+    # on replaying, e.g. the report's own record) is never behind it afterwards.
+    recorded = json.loads(json.dumps(record["parameters"]))["replica_lsn"]
     with Session(primary) as s, read_snapshot(s) as snap:
-        assert snap.info[REPLAY_LSN] == json.loads(json.dumps(record["parameters"]))["replica_lsn"]
+        later = snap.info[REPLAY_LSN]
+        covers = snap.execute(
+            text(
+                "SELECT CAST(:r AS pg_lsn) >= CAST(:w AS pg_lsn), CAST(:l AS pg_lsn) >= CAST(:r AS pg_lsn)"
+            ),
+            {"r": recorded, "w": written, "l": later},
+        ).one()
+    assert tuple(covers) == (True, True), (written, recorded, later)
