@@ -30,6 +30,7 @@ from ledger.documents.models import AllocationCreate, Decision, ReallocationCrea
 from ledger.errors import PayloadTooLarge, ValidationFailed
 from ledger.journal import routes as book_routes
 from ledger.journal.models import PeriodClose, ReversalCreate
+from ledger.payouts import PayoutState
 from ledger.roster import routes as roster_routes
 from ledger.terminal import cell, console, show
 
@@ -674,7 +675,7 @@ def batch_list(
 def batch_payouts(
     batch_id: int,
     state: Annotated[
-        Literal["draft", "sent", "paid", "failed", "returned", "reissued", "cancelled"] | None,
+        PayoutState | None,
         typer.Option(help="Only lines in this state (e.g. failed, to choose reissues)"),
     ] = None,
     cursor: CursorOpt = None,

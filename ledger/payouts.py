@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -27,7 +28,10 @@ from sqlalchemy.orm import Session
 from ledger.domain import leaf_digest, merkle_root
 from ledger.pii import mask_name
 
-STATES = ("draft", "sent", "paid", "failed", "returned", "reissued", "cancelled")
+PayoutState = Literal["draft", "sent", "paid", "failed", "returned", "reissued", "cancelled"]
+"""A payout line's states; the guard in the database (written from this module) enforces
+``TRANSITIONS``."""
+STATES: tuple[str, ...] = get_args(PayoutState)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "draft": ("sent", "cancelled"),
     "sent": ("paid", "failed"),

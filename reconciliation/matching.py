@@ -37,7 +37,6 @@ TRANSITIONS: dict[tuple[str, str], Action] = {
     ("returned", "failed"): "conflict",
     ("reissued", "paid"): "conflict",
 }
-STATES = ("draft", "sent", "paid", "failed", "returned", "reissued", "cancelled")
 OUTCOMES = ("paid", "failed", "returned", "unknown")
 
 

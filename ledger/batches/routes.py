@@ -29,6 +29,7 @@ from ledger.batches.models import (
 from ledger.errors import ERROR_RESPONSES, Conflict, Forbidden, ValidationFailed
 from ledger.money import fen_to_str
 from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
+from ledger.payouts import PayoutState
 
 router = APIRouter(tags=["batches"], responses=ERROR_RESPONSES)
 _CHUNK = 1 << 16
@@ -81,7 +82,6 @@ def build(body: BatchCreate, user: CurrentUser, write: Write) -> BatchPublic:
 
 
 BatchStatus = Literal["draft", "released", "cancelled"]
-PayoutState = Literal["draft", "sent", "paid", "failed", "returned", "reissued", "cancelled"]
 
 
 @router.get("/batches", response_model=Page[BatchPublic], dependencies=[StrictQuery])

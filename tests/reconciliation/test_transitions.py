@@ -8,7 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from reconciliation.matching import OUTCOMES, STATES, decide, decide_sql
+from ledger.payouts import STATES
+from reconciliation.matching import OUTCOMES, decide, decide_sql
 from tests.reconciliation.batches import released_batch
 
 EXPECTED = {
