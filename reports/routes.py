@@ -38,6 +38,7 @@ from ledger.jurisdictions.service import fund_code, get_jurisdiction
 from ledger.money import fen_to_str
 from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
 from ledger.people.routes import PersonKey, file_reader, read_recorded
+from ledger.replica import read_snapshot
 from reports import exports, findings, performance, service, trace
 from reports.models import (
     FindingList,
@@ -308,7 +309,9 @@ def read_trace_summary(
     period's fiscal year, the transfers down the tree, the period's batches, with totals. The
     payouts themselves are paged by ``GET /jurisdictions/{code}/trace``."""
     scope = _trace_scope(session, user, code, period)
-    found = trace.trace_summary(session, scope, fund_code(session, fund))
+    fund = fund_code(session, fund)
+    with read_snapshot(session) as snap:  # the read replica, when one is configured
+        found = trace.trace_summary(snap, scope, fund)
     return TraceSummaryPublic(
         jurisdiction=found.jurisdiction,
         fund=found.fund,
@@ -358,9 +361,11 @@ def read_trace(
     state, the entry that last moved it, the bank file and line that settled it, the roster
     row in force. Auditors and admins in scope, and the jurisdiction's own bureaus."""
     scope = _trace_scope(session, user, code, period)
-    rows = trace.trace_payouts(
-        session, scope, fund_code(session, fund), after_id=decode_cursor(cursor), limit=limit + 1
-    )
+    fund = fund_code(session, fund)
+    with read_snapshot(session) as snap:  # the read replica, when one is configured
+        rows = trace.trace_payouts(
+            snap, scope, fund, after_id=decode_cursor(cursor), limit=limit + 1
+        )
     return page_of([asdict(r) for r in rows], limit, _trace_payout)
 
 

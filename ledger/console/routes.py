@@ -800,10 +800,11 @@ def trace_page(
     get_jurisdiction(session, jurisdiction)
     scope = Scope(jurisdiction, period)
     code = fund_code(session, fund)
-    summary = trace.trace_summary(session, scope, code)
-    rows = trace.trace_payouts(
-        session, scope, code, after_id=decode_cursor(cursor), limit=TRACE_PAGE + 1
-    )
+    with read_snapshot(session) as snap:  # one snapshot: the totals and the page agree
+        summary = trace.trace_summary(snap, scope, code)
+        rows = trace.trace_payouts(
+            snap, scope, code, after_id=decode_cursor(cursor), limit=TRACE_PAGE + 1
+        )
     more = len(rows) > TRACE_PAGE
     rows = rows[:TRACE_PAGE]
     return render(

@@ -14,6 +14,7 @@ from ledger.access.service import Principal
 from ledger.errors import ERROR_RESPONSES
 from ledger.people import service
 from ledger.people.models import PersonFile, PersonLookup
+from ledger.replica import read_snapshot
 
 router = APIRouter(tags=["people"], responses=ERROR_RESPONSES)
 PersonKey = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
@@ -29,7 +30,8 @@ def read_recorded(request: Request, user: Principal, key: str) -> PersonFile:
     """The file, read in a unit of work that writes the audit row of the reading."""
 
     def work(s: Session) -> dict[str, Any]:
-        return service.person_file(s, key=key, principal=user).model_dump(mode="json")
+        with read_snapshot(s) as snap:  # the read replica, when one is configured
+            return service.person_file(snap, key=key, principal=user).model_dump(mode="json")
 
     written = request_unit_of_work(request, user).run(
         work, operation="person_file_read", key=None, audit_object=lambda r: ("person", key)

@@ -153,3 +153,41 @@ def test_a_lagging_standby_is_refused_then_waited_for(
             {"r": recorded, "w": written, "l": later},
         ).one()
     assert tuple(covers) == (True, True), (written, recorded, later)
+
+
+@pytest.mark.usefixtures("use_replica")
+def test_the_fund_trace_and_person_files_read_the_standby(
+    cluster: Cluster, primary: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paged trace, its summary and a person file are read on the standby: while its replay
+    is paused behind the primary's head they are refused (503 replica_behind); resumed, they
+    answer what the primary holds."""
+    from fastapi.testclient import TestClient
+
+    from ledger.main import create_app
+    from tests.factories import make_user
+
+    with Session(primary) as s:
+        auditor = make_user(s, "auditor", "440000")
+        person = s.execute(text("SELECT person_key FROM payout ORDER BY id LIMIT 1")).scalar_one()
+    cluster.caught_up()
+    trace = f"/jurisdictions/440000/trace?fund={URBAN}&period=202406"
+    summary = f"/jurisdictions/440000/trace/summary?fund={URBAN}&period=202406"
+    monkeypatch.setenv("LEDGER_READ_MAX_WAIT_SECONDS", "0.2")
+    get_settings.cache_clear()
+    with TestClient(create_app(primary)) as client:
+        cluster.standby_sql("SELECT pg_wal_replay_pause()")
+        try:
+            _write_on_primary(cluster)
+            for path in (trace, summary, f"/people/{person}"):
+                refused = client.get(path, headers=auditor.headers)
+                assert refused.status_code == 503, (path, refused.text)
+                assert refused.json()["error"]["code"] == "replica_behind"
+        finally:
+            cluster.standby_sql("SELECT pg_wal_replay_resume()")
+        cluster.caught_up()
+        page = client.get(trace, headers=auditor.headers)
+        assert page.status_code == 200 and page.json()["items"]
+        assert client.get(summary, headers=auditor.headers).json()["batches"]
+        read = client.get(f"/people/{person}", headers=auditor.headers)
+        assert read.status_code == 200 and read.json()["person_key"] == person
