@@ -131,8 +131,40 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     )
 
 
+ERROR_HEADLINES = {
+    "bad_request": "请求有误",
+    "not_found": "找不到该对象（或不在您的管辖范围内）",
+    "forbidden": "无权执行此操作",
+    "unauthenticated": "请先登录",
+    "conflict": "与当前状态冲突，未作任何更改",
+    "validation_failed": "内容未通过校验，未作任何更改",
+    "insufficient_funds": "专项资金余额不足，未作任何更改",
+    "period_closed": "该会计期间已结账，不再接受记账",
+    "payload_too_large": "文件过大",
+    "unsupported_media_type": "文件格式不受支持",
+    "service_unavailable": "服务暂时不可用，请稍后用同一表单重试",
+    "replica_behind": "只读副本尚未同步到最新账簿，请稍后重试",
+    "too_many_requests": "提交过于频繁，请稍后再试",
+}
+FOUR_EYES = "四眼原则：制单（提议、上传）与审核（批准、发放）必须由两个人完成"
+_FOUR_EYES_REASONS = ("maker and checker must differ", "same person as")
+
+
+def error_headline(problem: DomainError) -> str:
+    """The Chinese headline of a refusal; the service's own message follows it as the detail."""
+    if any(str(d.get("reason", "")).startswith(_FOUR_EYES_REASONS) for d in problem.details):
+        return FOUR_EYES
+    return ERROR_HEADLINES.get(problem.code, "无法完成")
+
+
 def error_page(request: Request, exc: DomainError) -> HTMLResponse:
-    return render(request, "error.html", status_code=exc.status_code, problem=exc)
+    return render(
+        request,
+        "error.html",
+        status_code=exc.status_code,
+        problem=exc,
+        headline=error_headline(exc),
+    )
 
 
 def login_redirect(exc: LoginRequired) -> RedirectResponse:

@@ -194,6 +194,7 @@ def test_an_exception_is_proposed_and_approved_by_another_user_through_the_forms
         },
     )
     assert own.status_code == 403 and "proposer" in own.text
+    assert "四眼原则" in own.text  # the headline in Chinese, the service's reason as the detail
     assert (
         session.execute(
             text("SELECT status FROM recon_exception WHERE id = :i"), {"i": x_id}
