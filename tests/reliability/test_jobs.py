@@ -16,6 +16,7 @@ from ledger.errors import ValidationFailed
 from ledger.jobs import service as jobs
 from ledger.jobs.service import Progress
 from tests.factories import make_user
+from tests.reliability.dead_worker import kill_worker_connection
 
 KIND = "test_write_lines"
 seen_while_running: list[dict[str, Any]] = []
@@ -135,7 +136,7 @@ def test_a_job_whose_worker_dies_is_failed_and_changes_nothing(
     record_audit(work, action=KIND, outcome="accepted", object_id="dead:1")
     work.flush()
     assert jobs.reap_dead_jobs(engine) == []  # alive: its lock is held
-    connection.invalidate()  # the worker's process is gone: its connection with it
+    kill_worker_connection(engine, connection)  # the worker's process is gone
     assert jobs.reap_dead_jobs(engine) == [job_id]
     assert _written(session, "dead") == 0
     row = _job(session, job_id)

@@ -17,6 +17,7 @@ from ledger.jobs import service as jobs
 from reconciliation.simulate import write_csv_return
 from tests.factories import make_user
 from tests.reconciliation.batches import released_batch
+from tests.reliability.dead_worker import kill_worker_connection
 from tests.roster import helpers as roster
 
 
@@ -157,7 +158,7 @@ def test_a_job_whose_worker_died_is_failed_audited_and_shown_on_replay(
     job_id = client.post("/bank-files", content=data, headers=bank.write("dies")).json()["id"]
     connection = engine.connect()
     assert jobs.claim_next(connection, worker="doomed") is not None
-    connection.invalidate()
+    kill_worker_connection(engine, connection)  # the worker's process is gone
     assert jobs.reap_dead_jobs(engine) == [job_id]
     replay = client.post("/bank-files", content=data, headers=bank.write("dies"))
     assert replay.status_code == 202
