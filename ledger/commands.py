@@ -246,6 +246,43 @@ def period_close(period: str, as_json: JsonOpt = False) -> None:
     show(closed, as_json=as_json, title="period closed")
 
 
+@periods_app.command("archive")
+def period_archive(
+    period: str,
+    out: Annotated[Path, typer.Option("--out", help="Directory the archive files go to")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Archive a closed, settled PERIOD: its payout lines and events to CSV files in --out, a
+    record of their SHA-256 and batch roots, then its partitions detached (an admin does it)."""
+    from ledger.db import get_engine
+    from ledger.journal.archive import archive_period
+    from ledger.uow import operator_name, operator_write
+
+    user = acting()
+    archived = operator_write(
+        get_engine(),
+        action="cli:periods archive",
+        operator=operator_name(),
+        principal=user,
+        work=lambda s: archive_period(s, period=period, out_dir=out, principal=user).as_dict(),
+        object_type="period_archive",
+        object_id=period,
+    )
+    if as_json:
+        terminal.print_json(archived)
+        return
+    console.print(
+        terminal.table(
+            f"period {period} archived (record {archived['id']}, kept as {archived['kept_as']})",
+            ["file", "rows", "SHA-256"],
+            [[f["name"], f"{f['rows']:,}", f["sha256"]] for f in archived["files"]],
+        )
+    )
+    console.print(
+        f"{len(archived['batches'])} batch root(s) recorded; manifest {archived['manifest']}"
+    )
+
+
 # --- documents ------------------------------------------------------------------------------
 
 NumberOpt = Annotated[

@@ -134,6 +134,7 @@ def drop_schema(owner: Engine) -> None:
     again."""
     with owner.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS archive CASCADE")  # archived periods (0021)
         conn.exec_driver_sql("CREATE SCHEMA public")
     owner.dispose()
 

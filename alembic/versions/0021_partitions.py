@@ -281,15 +281,20 @@ CREATE TRIGGER payout_event_refs AFTER INSERT ON payout_event REFERENCING NEW TA
 CREATE TRIGGER payment_batch_partition AFTER INSERT ON payment_batch
     FOR EACH ROW EXECUTE FUNCTION payment_batch_partition();
 
--- Detach a recorded period: its partitions leave the live tables for the schema archive.
-CREATE FUNCTION archive_period_partitions(p char(6)) RETURNS text LANGUAGE plpgsql
+-- Refuse a period that is open or unsettled; hold its partitions still while they are copied.
+CREATE FUNCTION lock_period_for_archive(p char(6)) RETURNS void LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE rec period_archive%ROWTYPE; n bigint; m bigint; t text;
 BEGIN
-    SELECT * INTO rec FROM period_archive WHERE period = p;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'period % has no archive record', p USING ERRCODE = 'P0001';
+    IF to_regclass(quote_ident('payout_p' || p)) IS NULL THEN
+        RAISE EXCEPTION 'period % has no live partition', p USING ERRCODE = 'P0001';
     END IF;
+    EXECUTE format('LOCK TABLE %I, %I IN SHARE MODE', 'payout_p' || p, 'payout_event_p' || p);
+    PERFORM archive_period_check(p);
+END $$;
+
+CREATE FUNCTION archive_period_check(p char(6)) RETURNS void LANGUAGE plpgsql
+SET search_path = public, pg_temp AS $$
+BEGIN
     IF NOT EXISTS (SELECT 1 FROM fiscal_period_close WHERE period = p) THEN
         RAISE EXCEPTION 'period % is open: only a closed period is archived', p
             USING ERRCODE = 'P0001', CONSTRAINT = 'period_open';
@@ -299,6 +304,18 @@ BEGIN
         RAISE EXCEPTION 'period % has payouts not settled or awaiting reissue', p
             USING ERRCODE = 'P0001', CONSTRAINT = 'period_unsettled';
     END IF;
+END $$;
+
+-- Detach a recorded period: its partitions leave the live tables for the schema archive.
+CREATE FUNCTION archive_period_partitions(p char(6)) RETURNS text LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE rec period_archive%ROWTYPE; n bigint; m bigint; t text;
+BEGIN
+    SELECT * INTO rec FROM period_archive WHERE period = p;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'period % has no archive record', p USING ERRCODE = 'P0001';
+    END IF;
+    PERFORM archive_period_check(p);
     IF to_regclass(quote_ident('payout_p' || p)) IS NULL THEN
         RAISE EXCEPTION 'period % has no live partition', p USING ERRCODE = 'P0001';
     END IF;
@@ -391,6 +408,7 @@ ALTER SEQUENCE payout_id_seq OWNED BY NONE;
 ALTER SEQUENCE payout_event_id_seq OWNED BY NONE;
 DROP TABLE payout_event_partitioned, payout_partitioned, payout_ref, period_archive CASCADE;
 DROP FUNCTION archive_period_partitions(char), ensure_period_partition(char),
+    lock_period_for_archive(char), archive_period_check(char),
     name_partition_indexes(text),
     payout_ref_insert(), payout_ref_update();
 DROP SCHEMA archive CASCADE;
