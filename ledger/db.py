@@ -332,7 +332,8 @@ def apply_grants(url: str) -> None:
         # parent's statement guards (``ensure_period_partition`` grants nothing on new ones).
         for (partition,) in conn.exec_driver_sql(
             "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n "
-            "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relispartition"
+            "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relispartition "
+            "AND c.relkind IN ('r', 'p')"
         ):
             conn.exec_driver_sql(f"REVOKE ALL ON {partition} FROM {APP_ROLE}")
     engine.dispose()
