@@ -35,12 +35,12 @@ from tests.roster.helpers import (
 
 
 def _released(
-    client: Any, session: Session, *, period: str = PERIOD, n: int = 6, c: Any = None
+    client: Any, session: Session, *, period: str = PERIOD, n: int = 6, c: Any = None, **kw: Any
 ) -> Any:
     if c is None:
         c = county(session)
         assert upload(client, c, csv_of(rows(c.code, n)), period=period).status_code == 201
-    reply = build(client, c, period=period)
+    reply = build(client, c, period=period, **kw)
     assert reply.status_code == 201, reply.text
     batch = reply.json()
     acknowledge_and_release(client, c, batch["id"])
@@ -262,3 +262,36 @@ def test_cli_archives_and_verifies(
         str(tmp_path / "again"),
     )
     assert again.returncode != 0 and "already archived" in again.stdout + again.stderr
+
+
+def test_a_batch_across_periods_is_recomputed_from_archived_and_live_lines(
+    client: Any, session: Session, tmp_path: Path, owner_url: str
+) -> None:
+    c, first = _released(client, session)
+    _bank_answers(client, session, c, first["id"], fail=1)
+    failed = session.execute(
+        text("SELECT id FROM payout WHERE batch_id = :b AND state = 'failed'"), {"b": first["id"]}
+    ).scalar_one()
+    # The reissue keeps its period (202403) in April's batch.
+    _, april = _released(client, session, period="202404", c=c, reissue=[failed])
+    _bank_answers(client, session, c, april["id"])
+    _close(session, PERIOD)
+    done = archive_period(session, period=PERIOD, out_dir=tmp_path, principal=_admin(session))
+    session.commit()
+    assert {b["batch_id"]: b["lines"] for b in done.batches} == {first["id"]: 6, april["id"]: 1}
+    for archive_dir in (None, tmp_path):
+        report = verify(session, archive_dir=archive_dir)
+        assert report.ok, report.problems
+        assert report.periods_live == ["202404"] and report.periods_archived == [PERIOD]
+    # A live line of the batch is still checked line by line, with or without the files.
+    with psycopg.connect(owner_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(
+            "UPDATE payout SET amount_fen = amount_fen + 1 WHERE batch_id = %s AND seq = 2",
+            (april["id"],),
+        )
+    assert any(f"batch {april['id']}, line 2" in p for p in verify(session).problems)
+    with_files = verify(session, archive_dir=tmp_path)
+    assert any(
+        f"batch {april['id']}: its archived and live lines" in p for p in with_files.problems
+    )
