@@ -33,7 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from bench.scale import _drop, _scratch, _timed
 from ledger import db
-from ledger.access.service import Principal
+from ledger.access import service as access
 
 PERIODS = [f"2025{m:02d}" for m in range(1, 13)]
 COUNTY = "440103"
@@ -106,11 +106,19 @@ def _archive_month(url: str, out_dir: Path) -> dict[str, Any]:
                 "ON CONFLICT DO NOTHING",
                 (p,),
             )
-    from ledger.journal.archive import archive_period
+    from ledger.journal.archive import archive_period, request_archive
+    from ledger.jurisdictions.service import seed_reference_data
 
     engine = db.make_engine(url, poolclass=NullPool)
-    admin = Principal(0, "bench", "admin", 0, "440000")
     with Session(engine) as session:
+        seed_reference_data(session=session)
+        bureau = access.create_bureau(session, jurisdiction="440000", kind="admin", name="bench")
+        for u in ("bench-asker", "bench-admin"):
+            access.create_user(session, username=u, display_name=u, bureau_id=bureau, role="admin")
+        asker = access.principal_of(session, "bench-asker")
+        admin = access.principal_of(session, "bench-admin")
+        request_archive(session, period="202501", reason="bench", principal=asker)
+        session.commit()
         t0 = time.perf_counter()
         done = archive_period(session, period="202501", out_dir=out_dir, principal=admin)
         session.commit()
@@ -119,11 +127,19 @@ def _archive_month(url: str, out_dir: Path) -> dict[str, Any]:
         n = session.execute(text("SELECT count(*) FROM payout WHERE period = '202502'")).scalar()
         session.execute(
             text(
-                "INSERT INTO period_archive (period, archived_by, payout_count, event_count, "
-                "files, batches, totals, kept_as) VALUES ('202502', 'bench', :n, 0, '[]', '[]', "
-                "'[]', 'bench')"
+                "INSERT INTO period_archive_request (period, bureau_id, requested_by, reason) "
+                "VALUES ('202502', :b, :u, 'bench')"
             ),
-            {"n": n},
+            {"b": bureau, "u": asker.user_id},
+        )
+        session.execute(
+            text(
+                "INSERT INTO period_archive (period, request_id, approved_by, archived_by, "
+                "payout_count, event_count, files, batches, totals, kept_as) SELECT '202502', "
+                "max(id), :u, 'bench', :n, 0, '[]', '[]', '[]', 'bench' FROM "
+                "period_archive_request WHERE period = '202502'"
+            ),
+            {"n": n, "u": admin.user_id},
         )
         t0 = time.perf_counter()
         session.execute(text("SELECT archive_period_partitions('202502')"))

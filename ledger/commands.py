@@ -246,14 +246,43 @@ def period_close(period: str, as_json: JsonOpt = False) -> None:
     show(closed, as_json=as_json, title="period closed")
 
 
+@periods_app.command("archive-request")
+def period_archive_request(
+    period: str,
+    reason: Annotated[str, typer.Option("--reason", help="Why the period leaves the live books")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask for a closed, settled PERIOD to be archived; another admin of the bureau archives it."""
+    from ledger.db import get_engine
+    from ledger.journal.archive import request_archive
+    from ledger.uow import operator_name, operator_write
+
+    user = acting()
+    asked = operator_write(
+        get_engine(),
+        action="cli:periods archive-request",
+        operator=operator_name(),
+        principal=user,
+        work=lambda s: request_archive(s, period=period, reason=reason, principal=user).as_dict(),
+        object_type="period_archive_request",
+        object_id=period,
+    )
+    show(
+        asked,
+        as_json=as_json,
+        title=f"archive of {period} requested (archive: ledger --as OTHER periods archive "
+        f"{period} --out DIR)",
+    )
+
+
 @periods_app.command("archive")
 def period_archive(
     period: str,
     out: Annotated[Path, typer.Option("--out", help="Directory the archive files go to")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Archive a closed, settled PERIOD: its payout lines and events to CSV files in --out, a
-    record of their SHA-256 and batch roots, then its partitions detached (an admin does it)."""
+    """Archive a closed, settled PERIOD another admin asked for: its payout lines and events to
+    CSV files in --out, a record of their SHA-256 and batch roots, then its partitions detached."""
     from ledger.db import get_engine
     from ledger.journal.archive import archive_period
     from ledger.uow import operator_name, operator_write

@@ -274,6 +274,7 @@ APPEND_ONLY_TABLES = (
     "complaint_finding",
     "public_submission",
     "period_archive",
+    "period_archive_request",
 )
 READ_ONLY_TABLES = ("payout_ref",)
 """Written only by a trigger (SECURITY DEFINER): the application reads them."""

@@ -47,7 +47,7 @@ depends_on: str | Sequence[str] | None = None
 PERIOD_RE = "^[0-9]{4}(0[1-9]|1[0-2])$"
 _TS = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
 ARCHIVE_DIGEST = (
-    "r.id::text, r.period, r.archived_by, " + _TS.format("r.archived_at") + ", "
+    "r.id::text, r.period, r.request_id::text, r.approved_by::text, r.archived_by, " + _TS.format("r.archived_at") + ", "
     "r.payout_count::text, r.event_count::text, r.files::text, r.batches::text, r.totals::text, "
     "r.kept_as"
 )
@@ -107,9 +107,26 @@ COMMENT ON TABLE payout_ref IS 'Every payout ever made, archived or live: the gl
 CREATE SCHEMA archive;
 COMMENT ON SCHEMA archive IS 'Detached partitions of archived periods (period_archive), append-only';
 
+-- Four eyes: one admin asks for a period to be archived, another of the same bureau archives it.
+CREATE TABLE period_archive_request (
+    id           bigserial PRIMARY KEY,
+    period       char(6) NOT NULL CHECK (period ~ '{PERIOD_RE}'),
+    bureau_id    bigint NOT NULL REFERENCES bureau(id),
+    requested_by bigint NOT NULL REFERENCES app_user(id),
+    reason       text NOT NULL CHECK (length(btrim(reason)) > 0),
+    requested_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE period_archive_request IS 'A request to archive a period; another admin of its bureau carries it out';
+CREATE TRIGGER period_archive_request_append_only BEFORE UPDATE OR DELETE ON period_archive_request
+    FOR EACH ROW EXECUTE FUNCTION refuse_change();
+CREATE TRIGGER period_archive_request_no_truncate BEFORE TRUNCATE ON period_archive_request
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+
 CREATE TABLE period_archive (
     id           bigserial PRIMARY KEY,
     period       char(6) NOT NULL UNIQUE REFERENCES fiscal_period_close(period),
+    request_id   bigint NOT NULL UNIQUE REFERENCES period_archive_request(id),
+    approved_by  bigint NOT NULL REFERENCES app_user(id),
     archived_at  timestamptz NOT NULL DEFAULT now(),
     archived_by  text NOT NULL,
     payout_count bigint NOT NULL CHECK (payout_count >= 0),
@@ -120,6 +137,20 @@ CREATE TABLE period_archive (
     kept_as      text NOT NULL
 );
 COMMENT ON TABLE period_archive IS 'An archived period: its files (rows, SHA-256), batch roots and totals by county, fund and state';
+CREATE FUNCTION period_archive_maker_checker() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE req period_archive_request%ROWTYPE;
+BEGIN
+    SELECT * INTO req FROM period_archive_request WHERE id = NEW.request_id;
+    IF req.period <> NEW.period OR req.requested_by = NEW.approved_by
+       OR NOT EXISTS (SELECT 1 FROM app_user u WHERE u.id = NEW.approved_by
+                       AND u.bureau_id = req.bureau_id AND u.role = 'admin') THEN
+        RAISE EXCEPTION 'period %: archived by the admin who asked, or by one outside the bureau',
+            NEW.period USING ERRCODE = '23514', CONSTRAINT = 'period_archive_maker_checker';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER period_archive_maker_checker BEFORE INSERT ON period_archive
+    FOR EACH ROW EXECUTE FUNCTION period_archive_maker_checker();
 CREATE TRIGGER period_archive_append_only BEFORE UPDATE OR DELETE ON period_archive
     FOR EACH ROW EXECUTE FUNCTION refuse_change();
 CREATE TRIGGER period_archive_no_truncate BEFORE TRUNCATE ON period_archive
@@ -406,7 +437,9 @@ INSERT INTO payout_event (id, payout_id, from_state, to_state, entry_id, source,
       FROM payout_event_partitioned;
 ALTER SEQUENCE payout_id_seq OWNED BY NONE;
 ALTER SEQUENCE payout_event_id_seq OWNED BY NONE;
-DROP TABLE payout_event_partitioned, payout_partitioned, payout_ref, period_archive CASCADE;
+DROP TABLE payout_event_partitioned, payout_partitioned, payout_ref, period_archive,
+    period_archive_request CASCADE;
+DROP FUNCTION period_archive_maker_checker();
 DROP FUNCTION archive_period_partitions(char), ensure_period_partition(char),
     lock_period_for_archive(char), archive_period_check(char),
     name_partition_indexes(text),

@@ -4,7 +4,8 @@
 (``COPY … TO STDOUT``), records in the append-only ``period_archive`` (itself chained as
 evidence, so every later checkpoint commits to it) each file's rows and SHA-256, the batch roots
 its lines belong to and its totals by county, fund and state, then detaches the partitions into
-the schema ``archive`` (``archive_period_partitions``, migration 0021). Only a closed period
+the schema ``archive`` (``archive_period_partitions``, migration 0021). Four eyes: one admin
+asks (``request_archive``), another admin of the same bureau archives. Only a closed period
 whose every line is settled — none draft or sent, none failed or returned and still awaiting a
 reissue — is archived; the database refuses anything else as well.
 
@@ -57,6 +58,7 @@ class ArchiveFile:
 class ArchivedPeriod:
     id: int
     period: str
+    request_id: int
     archived_by: str
     payout_count: int
     event_count: int
@@ -121,17 +123,79 @@ def _refusal(session: Session, period: str) -> None:
         )
 
 
+def _admin_only(principal: Principal) -> None:
+    if principal.role != "admin":
+        raise Forbidden(
+            "archiving a period removes its lines from the live books: admins do it",
+            [{"field": "role", "reason": "admin only"}],
+        )
+
+
+@dataclass
+class ArchiveRequest:
+    id: int
+    period: str
+    requested_by: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def request_archive(
+    session: Session, *, period: str, reason: str, principal: Principal
+) -> ArchiveRequest:
+    """The first pair of eyes: an admin asks for PERIOD to be archived (refused at once if it
+    could not be); another admin of the same bureau carries it out with ``archive_period``."""
+    _admin_only(principal)
+    _check_period(period)
+    if not reason.strip():
+        raise ValidationFailed("say why", [{"field": "reason", "reason": "required"}])
+    _refusal(session, period)
+    made = session.execute(
+        text(
+            "INSERT INTO period_archive_request (period, bureau_id, requested_by, reason) "
+            "VALUES (:p, :b, :u, :r) RETURNING id"
+        ),
+        {"p": period, "b": principal.bureau_id, "u": principal.user_id, "r": reason.strip()},
+    ).scalar_one()
+    return ArchiveRequest(int(made), period, principal.username, reason.strip())
+
+
+def _request_for(session: Session, period: str, principal: Principal) -> int:
+    """The latest request for PERIOD from another admin of the principal's bureau."""
+    requests = session.execute(
+        text(
+            "SELECT id, requested_by, bureau_id FROM period_archive_request "
+            "WHERE period = :p ORDER BY id DESC"
+        ),
+        {"p": period},
+    ).all()
+    for r in requests:
+        if r.requested_by != principal.user_id and r.bureau_id == principal.bureau_id:
+            return int(r.id)
+    if requests:
+        raise Conflict(
+            f"period {period}: the admin who asked cannot archive it; a second admin of the "
+            "bureau does (four eyes)",
+            [{"field": "period", "reason": "requested by the same admin or another bureau"}],
+        )
+    raise Conflict(
+        f"period {period}: nobody asked for it to be archived; an admin asks first "
+        f"(ledger periods archive-request {period} --reason …), another archives it",
+        [{"field": "period", "reason": "no archive request"}],
+    )
+
+
 def archive_period(
     session: Session, *, period: str, out_dir: Path, principal: Principal
 ) -> ArchivedPeriod:
-    """Write PERIOD's partitions to ``out_dir``, record them, then detach them from the books."""
-    if principal.role != "admin":
-        raise Forbidden(
-            "archiving a period removes its lines from the live books: an admin does it",
-            [{"field": "role", "reason": "admin only"}],
-        )
+    """Write PERIOD's partitions to ``out_dir``, record them, then detach them from the books:
+    the second pair of eyes, on another admin's request."""
+    _admin_only(principal)
     _check_period(period)
     _refusal(session, period)
+    request_id = _request_for(session, period, principal)
     # Under SHARE locks on the period's partitions nothing changes between the files and the
     # detach; the function checks again under them.
     session.execute(text("SELECT lock_period_for_archive(:p)"), {"p": period})
@@ -183,13 +247,16 @@ def archive_period(
         kept_as = ", ".join(f"archive.{t}_p{period}" for t in TABLES)
         row = session.execute(
             text(
-                "INSERT INTO period_archive (period, archived_by, payout_count, event_count, "
-                "files, batches, totals, kept_as) VALUES (:p, :by, :np, :ne, "
+                "INSERT INTO period_archive (period, request_id, approved_by, archived_by, "
+                "payout_count, event_count, files, batches, totals, kept_as) "
+                "VALUES (:p, :req, :uid, :by, :np, :ne, "
                 "CAST(:files AS jsonb), CAST(:batches AS jsonb), CAST(:totals AS jsonb), :kept) "
                 "RETURNING id"
             ),
             {
                 "p": period,
+                "req": request_id,
+                "uid": principal.user_id,
                 "by": principal.username,
                 "np": files[0].rows,
                 "ne": files[1].rows,
@@ -203,6 +270,7 @@ def archive_period(
         archived = ArchivedPeriod(
             id=row.id,
             period=period,
+            request_id=request_id,
             archived_by=principal.username,
             payout_count=files[0].rows,
             event_count=files[1].rows,

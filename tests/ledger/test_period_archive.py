@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.errors import Conflict, Forbidden
-from ledger.journal.archive import archive_period
+from ledger.journal.archive import archive_period, request_archive
 from ledger.journal.service import close_period
 from ledger.journal.verify import verify
 from ledger.pii import decrypt
@@ -84,6 +84,9 @@ def _close(session: Session, period: str) -> None:
 
 
 def _admin(session: Session) -> Any:
+    """The admin who archives, on a request by another admin of the same bureau."""
+    asker = principal_of(session, make_user(session, "admin", "440000"))
+    request_archive(session, period=PERIOD, reason="十年前的月份", principal=asker)
     return principal_of(session, make_user(session, "admin", "440000"))
 
 
@@ -190,7 +193,11 @@ def test_an_open_or_unsettled_period_is_refused(
     client: Any, session: Session, tmp_path: Path
 ) -> None:
     c, batch = _released(client, session)
-    admin = _admin(session)
+    asker = principal_of(session, make_user(session, "admin", "440000"))
+    admin = principal_of(session, make_user(session, "admin", "440000"))
+    with pytest.raises(Conflict, match=f"period {PERIOD} is open"):
+        request_archive(session, period=PERIOD, reason="old", principal=asker)
+    session.rollback()
     with pytest.raises(Conflict, match=f"period {PERIOD} is open"):
         archive_period(session, period=PERIOD, out_dir=tmp_path, principal=admin)
     session.rollback()
@@ -208,9 +215,45 @@ def test_an_open_or_unsettled_period_is_refused(
         session.execute(text("SELECT lock_period_for_archive(:p)"), {"p": PERIOD})
     session.rollback()
     with pytest.raises(Forbidden):
-        archive_period(
-            session, period=PERIOD, out_dir=tmp_path, principal=principal_of(session, c.maker)
+        request_archive(
+            session, period=PERIOD, reason="old", principal=principal_of(session, c.maker)
         )
+
+
+def test_four_eyes_one_admin_asks_another_archives(
+    client: Any, session: Session, tmp_path: Path
+) -> None:
+    c, batch = _released(client, session)
+    _bank_answers(client, session, c, batch["id"])
+    _close(session, PERIOD)
+    asker = principal_of(session, make_user(session, "admin", "440000"))
+    with pytest.raises(Conflict, match="nobody asked"):
+        archive_period(session, period=PERIOD, out_dir=tmp_path, principal=asker)
+    session.rollback()
+    request_archive(session, period=PERIOD, reason="归档", principal=asker)
+    session.commit()
+    with pytest.raises(Conflict, match="the admin who asked cannot archive"):
+        archive_period(session, period=PERIOD, out_dir=tmp_path, principal=asker)
+    session.rollback()
+    elsewhere = principal_of(session, make_user(session, "admin", "440100"))
+    with pytest.raises(Conflict, match="four eyes"):
+        archive_period(session, period=PERIOD, out_dir=tmp_path, principal=elsewhere)
+    session.rollback()
+    assert list(tmp_path.iterdir()) == []
+    # The database refuses a record whose archiver is the one who asked.
+    with pytest.raises(Exception, match="period_archive_maker_checker"):
+        session.execute(
+            text(
+                "INSERT INTO period_archive (period, request_id, approved_by, archived_by, "
+                "payout_count, event_count, files, batches, totals, kept_as) SELECT period, id, "
+                "requested_by, 'x', 0, 0, '[]', '[]', '[]', 'x' FROM period_archive_request"
+            )
+        )
+    session.rollback()
+    second = principal_of(session, make_user(session, "admin", "440000"))
+    done = archive_period(session, period=PERIOD, out_dir=tmp_path, principal=second)
+    session.commit()
+    assert done.archived_by == second.username and done.payout_count == 6
 
 
 def test_no_batch_is_built_for_an_archived_period(
@@ -239,7 +282,20 @@ def test_cli_archives_and_verifies(
     c, batch = _released(client, session)
     _bank_answers(client, session, c, batch["id"])
     _close(session, PERIOD)
+    asker = make_user(session, "admin", "440000")
     admin = make_user(session, "admin", "440000")
+    asked = _ledger(
+        db_url,
+        "--as",
+        asker.username,
+        "periods",
+        "archive-request",
+        PERIOD,
+        "--reason",
+        "归档",
+        "--json",
+    )
+    assert asked.returncode == 0, asked.stderr + asked.stdout
     out = tmp_path / "arch"
     done = _ledger(
         db_url, "--as", admin.username, "periods", "archive", PERIOD, "--out", str(out), "--json"
