@@ -246,6 +246,22 @@ def period_close(period: str, as_json: JsonOpt = False) -> None:
     show(closed, as_json=as_json, title="period closed")
 
 
+def _as_admin_write(action: str, object_type: str, period: str, work: Any) -> dict[str, Any]:
+    """An archiving step in its unit of work, as the ``--as`` user, audited against the period."""
+    from ledger.db import get_engine
+    from ledger.uow import operator_name, operator_write
+
+    return operator_write(
+        get_engine(),
+        action=action,
+        operator=operator_name(),
+        principal=acting(),
+        work=work,
+        object_type=object_type,
+        object_id=period,
+    )
+
+
 @periods_app.command("archive-request")
 def period_archive_request(
     period: str,
@@ -253,19 +269,14 @@ def period_archive_request(
     as_json: JsonOpt = False,
 ) -> None:
     """Ask for a closed, settled PERIOD to be archived; another admin of the bureau archives it."""
-    from ledger.db import get_engine
     from ledger.journal.archive import request_archive
-    from ledger.uow import operator_name, operator_write
 
     user = acting()
-    asked = operator_write(
-        get_engine(),
-        action="cli:periods archive-request",
-        operator=operator_name(),
-        principal=user,
-        work=lambda s: request_archive(s, period=period, reason=reason, principal=user).as_dict(),
-        object_type="period_archive_request",
-        object_id=period,
+    asked = _as_admin_write(
+        "cli:periods archive-request",
+        "period_archive_request",
+        period,
+        lambda s: request_archive(s, period=period, reason=reason, principal=user).as_dict(),
     )
     show(
         asked,
@@ -283,19 +294,14 @@ def period_archive(
 ) -> None:
     """Archive a closed, settled PERIOD another admin asked for: its payout lines and events to
     CSV files in --out, a record of their SHA-256 and batch roots, then its partitions detached."""
-    from ledger.db import get_engine
     from ledger.journal.archive import archive_period
-    from ledger.uow import operator_name, operator_write
 
     user = acting()
-    archived = operator_write(
-        get_engine(),
-        action="cli:periods archive",
-        operator=operator_name(),
-        principal=user,
-        work=lambda s: archive_period(s, period=period, out_dir=out, principal=user).as_dict(),
-        object_type="period_archive",
-        object_id=period,
+    archived = _as_admin_write(
+        "cli:periods archive",
+        "period_archive",
+        period,
+        lambda s: archive_period(s, period=period, out_dir=out, principal=user).as_dict(),
     )
     if as_json:
         terminal.print_json(archived)
