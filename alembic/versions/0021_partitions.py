@@ -4,7 +4,9 @@
 (``payout_pYYYYMM``, ``payout_event_pYYYYMM``; ``payout_event`` gains the payout's ``period``).
 A partition is made by ``ensure_period_partition(period)`` (SECURITY DEFINER: the application
 role owns no table), which a trigger on ``payment_batch`` calls for every new batch, so a
-period's partitions exist as soon as it has a batch. It creates a plain table and ATTACHes it,
+period's partitions exist as soon as it has a batch; closing a month makes the next three
+months' ahead, in that short transaction, so a month's first batch normally finds them (making
+one holds SHARE ROW EXCLUSIVE on the tables the payout's foreign keys name). It creates a plain table and ATTACHes it,
 which takes SHARE UPDATE EXCLUSIVE on the parent (reads and writes of other periods go on), not
 the ACCESS EXCLUSIVE of CREATE TABLE … PARTITION OF. There is no DEFAULT partition: a payout
 of a period without one is refused, never parked where a later partition could not be made.
@@ -19,6 +21,8 @@ lie in several partitions. The registry outlives an archived period's rows.
 ``period_archive`` (append-only, chained as evidence: its head enters every checkpoint) records
 an archived period: the files' row counts and SHA-256, the batch roots the period's lines belong
 to and the totals by county, fund and state that ``verify`` adds to the live subledger.
+A record names the ``period_archive_request`` of another admin of the archiver's bureau (four
+eyes, refused by ``period_archive_maker_checker``).
 ``archive_period_partitions(period)`` (SECURITY DEFINER) detaches a recorded period's partitions
 — only when its record's counts are the partitions' — and keeps them, append-only and out of the
 application's reach, in the schema ``archive``; dropping them is the DBA's later decision.
@@ -205,6 +209,21 @@ BEGIN
     PERFORM ensure_period_partition(NEW.period);
     RETURN NULL;
 END $$;
+
+-- Closing a month makes the partitions of the next three in its own short transaction: making
+-- one clones the payout's foreign keys, which holds SHARE ROW EXCLUSIVE on payment_batch,
+-- payout_ref, bank, fund and jurisdiction until commit, and the first batch of a month must not
+-- hold those (blocking every other build and settlement) for the length of its build.
+CREATE FUNCTION fiscal_period_close_partitions() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM ensure_period_partition(to_char(to_date(NEW.period, 'YYYYMM') + make_interval(months => n),
+                                            'YYYYMM'))
+       FROM generate_series(1, 3) n;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER fiscal_period_close_partitions AFTER INSERT ON fiscal_period_close
+    FOR EACH ROW EXECUTE FUNCTION fiscal_period_close_partitions();
 
 SELECT ensure_period_partition(period) FROM
     (SELECT period FROM payout_unpartitioned UNION SELECT period FROM payment_batch) p
@@ -423,6 +442,8 @@ END $$;
 DOWNGRADE = rf"""
 DROP TRIGGER payment_batch_partition ON payment_batch;
 DROP FUNCTION payment_batch_partition();
+DROP TRIGGER fiscal_period_close_partitions ON fiscal_period_close;
+DROP FUNCTION fiscal_period_close_partitions();
 {_drop_fks()}
 ALTER TABLE payout RENAME TO payout_partitioned;
 ALTER TABLE payout_event RENAME TO payout_event_partitioned;

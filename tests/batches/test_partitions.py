@@ -90,3 +90,17 @@ def test_the_application_cannot_write_a_partition(
     with pytest.raises(DBAPIError, match="was released"):
         session.execute(text("UPDATE payout SET amount_fen = 1"))
     session.rollback()
+
+
+def test_closing_a_month_makes_the_next_three_months_partitions(session: Session) -> None:
+    from ledger.journal.service import close_period
+
+    close_period(session, period="202611", closed_by="test")
+    session.commit()
+    made = session.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'payout'::regclass ORDER BY 1"
+        )
+    ).scalars()
+    assert list(made) == ["payout_p202612", "payout_p202701", "payout_p202702"]
