@@ -268,19 +268,26 @@ BEGIN
 END $$;
 CREATE FUNCTION payout_ref_update() RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE c record;
 BEGIN
-    -- Only a draft may change these (the payout guard refuses it on a released line).
-    UPDATE payout_ref r SET reference = n.reference, reissue_of = n.reissue_of,
-           batch_id = n.batch_id, seq = n.seq
-      FROM new_payout n
-     WHERE r.id = n.id AND (r.reference, r.reissue_of, r.batch_id, r.seq)
-           IS DISTINCT FROM (n.reference, n.reissue_of, n.batch_id, n.seq);
+    -- Only a draft may change these (the payout guard refuses it on a released line), and only
+    -- a cancel does (its reissues' reissue_of → NULL): a settlement or a release finds no row
+    -- in the in-memory join and never touches the registry.
+    FOR c IN SELECT n.id, n.reference, n.reissue_of, n.batch_id, n.seq
+               FROM old_payout o JOIN new_payout n USING (id)
+              WHERE (o.reference, o.reissue_of, o.batch_id, o.seq)
+                    IS DISTINCT FROM (n.reference, n.reissue_of, n.batch_id, n.seq) LOOP
+        UPDATE payout_ref SET reference = c.reference, reissue_of = c.reissue_of,
+               batch_id = c.batch_id, seq = c.seq
+         WHERE id = c.id;
+    END LOOP;
     RETURN NULL;
 END $$;
 -- Named to fire first (triggers of one event fire by name): the guard's events name the payout.
 CREATE TRIGGER payout_00_ref_insert AFTER INSERT ON payout REFERENCING NEW TABLE AS new_payout
     FOR EACH STATEMENT EXECUTE FUNCTION payout_ref_insert();
-CREATE TRIGGER payout_00_ref_update AFTER UPDATE ON payout REFERENCING NEW TABLE AS new_payout
+CREATE TRIGGER payout_00_ref_update AFTER UPDATE ON payout
+    REFERENCING OLD TABLE AS old_payout NEW TABLE AS new_payout
     FOR EACH STATEMENT EXECUTE FUNCTION payout_ref_update();
 CREATE TRIGGER payout_ref_no_delete BEFORE DELETE ON payout_ref
     FOR EACH ROW EXECUTE FUNCTION refuse_change();

@@ -14,6 +14,7 @@ from ledger import db
 from tests.roster.helpers import (
     PERIOD,
     acknowledge_and_release,
+    bank_answers,
     build,
     county,
     csv_of,
@@ -104,3 +105,33 @@ def test_closing_a_month_makes_the_next_three_months_partitions(session: Session
         )
     ).scalars()
     assert list(made) == ["payout_p202612", "payout_p202701", "payout_p202702"]
+
+
+def test_a_cancelled_reissue_frees_the_failed_payout_in_the_registry(
+    client: Any, session: Session
+) -> None:
+    c = county(session)
+    assert upload(client, c, csv_of(rows(c.code, 4))).status_code == 201
+    first = build(client, c).json()
+    acknowledge_and_release(client, c, first["id"])
+    bank_answers(client, session, c, first["id"], fail=1)
+    failed = session.execute(
+        text("SELECT id FROM payout WHERE batch_id = :b AND state = 'failed'"), {"b": first["id"]}
+    ).scalar_one()
+    draft = build(client, c, period="202404", reissue=[failed]).json()
+
+    def registered() -> list[int]:
+        return list(
+            session.execute(
+                text("SELECT id FROM payout_ref WHERE reissue_of = :f"), {"f": failed}
+            ).scalars()
+        )
+
+    assert len(registered()) == 1
+    cancelled = client.post(f"/batches/{draft['id']}/cancel", headers=c.maker.write())
+    assert cancelled.status_code == 200, cancelled.text
+    session.commit()
+    assert registered() == []
+    again = build(client, c, period="202405", reissue=[failed])
+    assert again.status_code == 201, again.text
+    assert len(registered()) == 1

@@ -20,12 +20,11 @@ from ledger.errors import Conflict, Forbidden
 from ledger.journal.archive import archive_period, request_archive
 from ledger.journal.service import close_period
 from ledger.journal.verify import verify
-from ledger.pii import decrypt
-from reconciliation.simulate import SimLine, write_csv_return
 from tests.factories import make_user, principal_of
 from tests.roster.helpers import (
     PERIOD,
     acknowledge_and_release,
+    bank_answers,
     build,
     county,
     csv_of,
@@ -47,37 +46,6 @@ def _released(
     return c, batch
 
 
-def _bank_answers(client: Any, session: Session, c: Any, batch_id: int, fail: int = 0) -> None:
-    """The bank's 回盘: every line paid, but the first ``fail`` lines."""
-    lines = session.execute(
-        text(
-            "SELECT seq, reference, account_enc, payee_name, amount_fen FROM payout "
-            "WHERE batch_id = :b ORDER BY seq"
-        ),
-        {"b": batch_id},
-    ).all()
-    sim = [
-        SimLine(
-            p.seq,
-            p.reference,
-            decrypt(p.account_enc),
-            p.payee_name,
-            p.amount_fen,
-            "failed" if i < fail else "paid",
-            "账号不存在" if i < fail else None,
-        )
-        for i, p in enumerate(lines)
-    ]
-    reply = client.post(
-        "/bank-files",
-        content=write_csv_return(sim),
-        headers=c.bank.write(),
-        params={"filename": f"b{batch_id}.csv", "batch_id": batch_id},
-    )
-    assert reply.status_code == 201, reply.text
-    session.commit()
-
-
 def _close(session: Session, period: str) -> None:
     close_period(session, period=period, closed_by="test")
     session.commit()
@@ -93,7 +61,7 @@ def _admin(session: Session) -> Any:
 @pytest.fixture
 def archived(client: Any, session: Session, tmp_path: Path) -> dict[str, Any]:
     c, batch = _released(client, session)
-    _bank_answers(client, session, c, batch["id"])
+    bank_answers(client, session, c, batch["id"])
     _close(session, PERIOD)
     done = archive_period(session, period=PERIOD, out_dir=tmp_path, principal=_admin(session))
     session.commit()
@@ -205,7 +173,7 @@ def test_an_open_or_unsettled_period_is_refused(
     with pytest.raises(Conflict, match="not settled: 6 sent"):
         archive_period(session, period=PERIOD, out_dir=tmp_path, principal=admin)
     session.rollback()
-    _bank_answers(client, session, c, batch["id"], fail=1)
+    bank_answers(client, session, c, batch["id"], fail=1)
     with pytest.raises(Conflict, match="1 failed"):
         archive_period(session, period=PERIOD, out_dir=tmp_path, principal=admin)
     session.rollback()
@@ -224,7 +192,7 @@ def test_four_eyes_one_admin_asks_another_archives(
     client: Any, session: Session, tmp_path: Path
 ) -> None:
     c, batch = _released(client, session)
-    _bank_answers(client, session, c, batch["id"])
+    bank_answers(client, session, c, batch["id"])
     _close(session, PERIOD)
     asker = principal_of(session, make_user(session, "admin", "440000"))
     with pytest.raises(Conflict, match="nobody asked"):
@@ -280,7 +248,7 @@ def test_cli_archives_and_verifies(
     client: Any, session: Session, db_url: str, tmp_path: Path
 ) -> None:
     c, batch = _released(client, session)
-    _bank_answers(client, session, c, batch["id"])
+    bank_answers(client, session, c, batch["id"])
     _close(session, PERIOD)
     asker = make_user(session, "admin", "440000")
     admin = make_user(session, "admin", "440000")
@@ -324,13 +292,13 @@ def test_a_batch_across_periods_is_recomputed_from_archived_and_live_lines(
     client: Any, session: Session, tmp_path: Path, owner_url: str
 ) -> None:
     c, first = _released(client, session)
-    _bank_answers(client, session, c, first["id"], fail=1)
+    bank_answers(client, session, c, first["id"], fail=1)
     failed = session.execute(
         text("SELECT id FROM payout WHERE batch_id = :b AND state = 'failed'"), {"b": first["id"]}
     ).scalar_one()
     # The reissue keeps its period (202403) in April's batch.
     _, april = _released(client, session, period="202404", c=c, reissue=[failed])
-    _bank_answers(client, session, c, april["id"])
+    bank_answers(client, session, c, april["id"])
     _close(session, PERIOD)
     done = archive_period(session, period=PERIOD, out_dir=tmp_path, principal=_admin(session))
     session.commit()
