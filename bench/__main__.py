@@ -14,14 +14,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
         "what",
-        choices=["all", "scale"],
-        help="all: run every case and write the report; scale: the figures of docs/scaling.md",
+        choices=["all", "scale", "partitions"],
+        help="all: run every case and write the report; scale, partitions: the figures of "
+        "docs/scaling.md",
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_const", dest="mode", const="quick")
     size.add_argument("--full", action="store_const", dest="mode", const="full")
     parser.add_argument("--payouts", type=int, default=1_000_000, help="scale: batch size")
-    parser.add_argument("--rows", type=int, default=10_000_000, help="scale: pruning rows")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="scale: pruning rows (10 M); partitions: payouts (2 M)",
+    )
     parser.add_argument("--db", default=None, help="scale: a server's URL (default embedded)")
     parser.add_argument(
         "--out",
@@ -38,7 +44,12 @@ def main() -> None:
     if args.what == "scale":
         from bench import scale
 
-        scale.main(args.payouts, args.rows, args.db)
+        scale.main(args.payouts, args.rows or 10_000_000, args.db)
+        return
+    if args.what == "partitions":
+        from bench import partitions
+
+        partitions.main(args.rows or 2_000_000, args.db)
         return
     from bench import harness
 

@@ -259,6 +259,13 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
             Path | None,
             typer.Option(help="A checkpoint file: prove today's journal extends it"),
         ] = None,
+        archive: Annotated[
+            Path | None,
+            typer.Option(
+                help="A directory of period archives: re-read their files and recompute the "
+                "batch roots from the archived lines"
+            ),
+        ] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Recompute the hash chain and every invariant; exit 1 naming the first broken entry.
@@ -272,7 +279,7 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
 
         given = read_checkpoint_or_exit(checkpoint) if checkpoint else None
         with session_scope() as session, console.status("verifying the books…"):
-            report = verify_books(session)
+            report = verify_books(session, archive_dir=archive)
             against = None
             if given is not None:
                 try:
@@ -298,6 +305,14 @@ def build_cli(*, create_app: Callable[..., Any], demo_stages: list[Any]) -> type
                 ["chain head", report.chain_head],
                 ["first broken entry", report.first_broken_entry or "-"],
                 ["checked at", report.checked_at],
+                ["periods checked live", ", ".join(report.periods_live) or "-"],
+                [
+                    "periods archived",
+                    ", ".join(report.periods_archived)
+                    + (" (files re-read)" if report.archive_files_checked else " (by digests)")
+                    if report.periods_archived
+                    else "-",
+                ],
             ]
             if against is not None:
                 rows.append(

@@ -247,6 +247,78 @@ def period_close(period: str, as_json: JsonOpt = False) -> None:
     show(closed, as_json=as_json, title="period closed")
 
 
+def _as_admin_write(action: str, object_type: str, period: str, work: Any) -> dict[str, Any]:
+    """An archiving step in its unit of work, as the ``--as`` user, audited against the period."""
+    from ledger.db import get_engine
+    from ledger.uow import operator_name, operator_write
+
+    return operator_write(
+        get_engine(),
+        action=action,
+        operator=operator_name(),
+        principal=acting(),
+        work=work,
+        object_type=object_type,
+        object_id=period,
+    )
+
+
+@periods_app.command("archive-request")
+def period_archive_request(
+    period: str,
+    reason: Annotated[str, typer.Option("--reason", help="Why the period leaves the live books")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask for a closed, settled PERIOD to be archived; another admin of the bureau archives it."""
+    from ledger.journal.archive import request_archive
+
+    user = acting()
+    asked = _as_admin_write(
+        "cli:periods archive-request",
+        "period_archive_request",
+        period,
+        lambda s: request_archive(s, period=period, reason=reason, principal=user).as_dict(),
+    )
+    show(
+        asked,
+        as_json=as_json,
+        title=f"archive of {period} requested (archive: ledger --as OTHER periods archive "
+        f"{period} --out DIR)",
+    )
+
+
+@periods_app.command("archive")
+def period_archive(
+    period: str,
+    out: Annotated[Path, typer.Option("--out", help="Directory the archive files go to")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Archive a closed, settled PERIOD another admin asked for: its payout lines and events to
+    CSV files in --out, a record of their SHA-256 and batch roots, then its partitions detached."""
+    from ledger.journal.archive import archive_period
+
+    user = acting()
+    archived = _as_admin_write(
+        "cli:periods archive",
+        "period_archive",
+        period,
+        lambda s: archive_period(s, period=period, out_dir=out, principal=user).as_dict(),
+    )
+    if as_json:
+        terminal.print_json(archived)
+        return
+    console.print(
+        terminal.table(
+            f"period {period} archived (record {archived['id']}, kept as {archived['kept_as']})",
+            ["file", "rows", "SHA-256"],
+            [[f["name"], f"{f['rows']:,}", f["sha256"]] for f in archived["files"]],
+        )
+    )
+    console.print(
+        f"{len(archived['batches'])} batch root(s) recorded; manifest {archived['manifest']}"
+    )
+
+
 # --- documents ------------------------------------------------------------------------------
 
 NumberOpt = Annotated[

@@ -273,7 +273,11 @@ APPEND_ONLY_TABLES = (
     "asset_limit",
     "complaint_finding",
     "public_submission",
+    "period_archive",
+    "period_archive_request",
 )
+READ_ONLY_TABLES = ("payout_ref",)
+"""Written only by a trigger (SECURITY DEFINER): the application reads them."""
 
 
 def upgrade(url: str, revision: str = "heads") -> None:
@@ -322,6 +326,17 @@ def apply_grants(url: str) -> None:
         for table in APPEND_ONLY_TABLES:
             if table in existing:
                 conn.exec_driver_sql(f"REVOKE UPDATE ON {table} FROM {APP_ROLE}")
+        for table in READ_ONLY_TABLES:
+            if table in existing:
+                conn.exec_driver_sql(f"REVOKE INSERT, UPDATE ON {table} FROM {APP_ROLE}")
+        # A partition is reached through its parent only: written directly, it would skip the
+        # parent's statement guards (``ensure_period_partition`` grants nothing on new ones).
+        for (partition,) in conn.exec_driver_sql(
+            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relispartition "
+            "AND c.relkind IN ('r', 'p')"
+        ):
+            conn.exec_driver_sql(f"REVOKE ALL ON {partition} FROM {APP_ROLE}")
     engine.dispose()
 
 

@@ -134,6 +134,7 @@ def drop_schema(owner: Engine) -> None:
     again."""
     with owner.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS archive CASCADE")  # archived periods (0021)
         conn.exec_driver_sql("CREATE SCHEMA public")
     owner.dispose()
 
@@ -398,6 +399,17 @@ def stage_books(ctx: DemoContext) -> dict[str, Any]:
             text("SELECT count(*) FROM account WHERE kind = 'special_cash' AND balance_fen < 0")
         ).scalar_one()
         entries = s.execute(text("SELECT count(*) FROM journal_entry")).scalar_one()
+        # One partition of the payout lines a period (migration 0021); the demo pays the current
+        # month, so it archives none (``ledger periods archive`` takes a closed, settled one).
+        partitions = {
+            r.period: r.n
+            for r in s.execute(
+                text("SELECT period, count(*) AS n FROM payout GROUP BY 1 ORDER BY 1")
+            )
+        }
+        archived = list(
+            s.execute(text("SELECT period FROM period_archive ORDER BY period")).scalars()
+        )
     return {
         "journal_entries": entries,
         "province_trial_balance": {
@@ -408,6 +420,8 @@ def stage_books(ctx: DemoContext) -> dict[str, Any]:
         },
         "unbalanced_books": unbalanced,
         "negative_special_cash": negative,
+        "payout_lines_by_period_partition": partitions,
+        "archived_periods": archived,
     }
 
 

@@ -35,7 +35,13 @@ from ledger.journal.verify import VerifyReport
 from ledger.pii import account_key, decrypt
 
 # Evidence chained by the 0012 migration, each row by its own ``<kind>_evidence_digest``.
-EVIDENCE_KINDS = ("bank_file", "report_record", "finding_run", "fund_document")
+EVIDENCE_KINDS = (
+    "bank_file",
+    "report_record",
+    "finding_run",
+    "fund_document",
+    "period_archive",
+)
 AUDIT_LOG = "audit_log"
 
 

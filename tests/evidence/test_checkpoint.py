@@ -72,6 +72,7 @@ def test_checkpoint_is_signed_stored_and_its_root_is_the_journals(session: Sessi
         "report_record",
         "finding_run",
         "fund_document",
+        "period_archive",
     }
     assert latest_checkpoint(session) == signed
     assert StoredTree(session).root(5) == LeafTree(leaf_hash(h) for h in hashes[:5]).root()

@@ -28,7 +28,7 @@ from tests.cli.run import CliRunnerOn
 from tests.conftest import ROOT
 from tests.evidence.test_docs_snippet import snippet
 from tests.factories import make_user
-from tests.roster.helpers import build, county, csv_of, release, rows, upload
+from tests.roster.helpers import acknowledge_and_release, build, county, csv_of, rows, upload
 
 HEX = st.text("0123456789abcdef", min_size=64, max_size=64)
 LINES = st.builds(
@@ -94,15 +94,7 @@ def _released(client: Any, session: Session, n: int = 6) -> tuple[Any, dict[str,
     c = county(session)
     assert upload(client, c, csv_of(rows(c.code, n))).status_code == 201
     batch = build(client, c).json()
-    findings = client.get(f"/batches/{batch['id']}/findings", headers=c.maker.headers).json()
-    for rule in {f["rule"] for f in findings if f["severity"] == "warning"}:
-        client.post(
-            f"/batches/{batch['id']}/acknowledgements",
-            headers=c.checker.write(),
-            json={"rule": rule, "reason": "已入户核实"},
-        )
-    reply = release(client, c, batch["id"])
-    assert reply.status_code == 200, reply.text
+    reply = acknowledge_and_release(client, c, batch["id"])
     lines = session.execute(
         text(
             "SELECT reference, payee_name, amount_fen, salt FROM payout WHERE batch_id = :b ORDER BY seq"

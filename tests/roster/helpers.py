@@ -10,8 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.access import service as access
+from ledger.pii import decrypt
 from ledger.roster.files import RosterRow
 from ledger.roster.synthetic import generate_roster, write_roster_csv
+from reconciliation.simulate import SimLine, write_csv_return
 from tests.factories import TestUser, fund_chain, make_user
 
 PERIOD = "202403"
@@ -84,6 +86,51 @@ def build(client: Any, c: County, *, fund: str = URBAN, period: str = PERIOD, **
 
 def release(client: Any, c: County, batch_id: int, key: str | None = None) -> Any:
     return client.post(f"/batches/{batch_id}/release", headers=c.checker.write(key))
+
+
+def acknowledge_and_release(client: Any, c: County, batch_id: int) -> Any:
+    """The maker acknowledges every warning (with a reason), the checker releases."""
+    findings = client.get(f"/batches/{batch_id}/findings", headers=c.maker.headers).json()
+    for rule in {f["rule"] for f in findings if f["severity"] == "warning"}:
+        client.post(
+            f"/batches/{batch_id}/acknowledgements",
+            headers=c.maker.write(),
+            json={"rule": rule, "reason": "已入户核实"},
+        )
+    reply = release(client, c, batch_id)
+    assert reply.status_code == 200, reply.text
+    return reply
+
+
+def bank_answers(client: Any, session: Session, c: Any, batch_id: int, fail: int = 0) -> None:
+    """The bank's 回盘: every line paid, but the first ``fail`` lines."""
+    lines = session.execute(
+        text(
+            "SELECT seq, reference, account_enc, payee_name, amount_fen FROM payout "
+            "WHERE batch_id = :b ORDER BY seq"
+        ),
+        {"b": batch_id},
+    ).all()
+    sim = [
+        SimLine(
+            p.seq,
+            p.reference,
+            decrypt(p.account_enc),
+            p.payee_name,
+            p.amount_fen,
+            "failed" if i < fail else "paid",
+            "账号不存在" if i < fail else None,
+        )
+        for i, p in enumerate(lines)
+    ]
+    reply = client.post(
+        "/bank-files",
+        content=write_csv_return(sim),
+        headers=c.bank.write(),
+        params={"filename": f"b{batch_id}.csv", "batch_id": batch_id},
+    )
+    assert reply.status_code == 201, reply.text
+    session.commit()
 
 
 def counts(session: Session) -> dict[str, int]:
