@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
+from types import TracebackType
 from typing import IO
 
 PIECE = 1 << 20
+# A spooled upload stays in memory up to this size, then moves to a temporary file.
+SPOOL_IN_MEMORY = 1 << 20
 
 
 class ByteSource:
@@ -29,6 +33,28 @@ class ByteSource:
     def of(cls, data: bytes | IO[bytes] | ByteSource) -> ByteSource:
         return data if isinstance(data, ByteSource) else cls(data)
 
+    @classmethod
+    def spooled(cls, pieces: Iterable[bytes]) -> ByteSource:
+        """The pieces written to a spool, hashed as they are written."""
+        spool = Spool()
+        for piece in pieces:
+            spool.write(piece)
+        return spool.source()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ByteSource:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
     def pieces(self, size: int = PIECE, *, start: int = 0) -> Iterator[bytes]:
         """The bytes from ``start`` to the end, ``size`` at a time."""
         pos = start
@@ -44,7 +70,7 @@ class ByteSource:
         self._file.seek(0)
         return self._file.read(n)
 
-    def reader(self) -> IO[bytes]:
+    def reader(self) -> io.RawIOBase:
         """A file object over the bytes from the start (for parsers that pull, like lxml)."""
         return _Reader(self)
 
@@ -78,6 +104,24 @@ class ByteSource:
             self._scan()
         assert self._newlines is not None
         return self._newlines
+
+
+class Spool:
+    """A file being received: written to a spooled temporary file (on disk past
+    ``SPOOL_IN_MEMORY``) and hashed as it is written, so its SHA-256 costs no second pass."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, piece: bytes) -> None:
+        self._digest.update(piece)
+        self.file.write(piece)
+        self.size += len(piece)
+
+    def source(self) -> ByteSource:
+        return ByteSource(self.file, sha256=self._digest.hexdigest())
 
 
 class _Reader(io.RawIOBase):
