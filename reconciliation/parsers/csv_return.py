@@ -73,31 +73,31 @@ def sniff_encoding(source: ByteSource) -> tuple[str, int]:
     """(encoding, BOM bytes to skip): UTF-8 (with or without BOM), else GB18030 (a superset of
     GBK); else FileRejected naming the line. Read in pieces: one pass, two for GB18030."""
     skip = len(_BOM) if source.head(len(_BOM)) == _BOM else 0
-    utf8_error, nul = _first_bad_byte(source, "utf-8", skip, find_nul=True)
+    utf8_error, nul = first_bad_byte(source.pieces(start=skip), "utf-8", find_nul=True)
     if nul is not None:
-        line = _line_at(source, 0, nul)
+        line = _line_at(source, 0, skip + nul)
         raise FileRejected("contains NUL bytes: not a text file (UTF-16?)", line=line)
     if utf8_error is None:
         return "utf-8", skip
-    gb_error, _ = _first_bad_byte(source, "gb18030", skip)
+    gb_error, _ = first_bad_byte(source.pieces(start=skip), "gb18030")
     if gb_error is None:
         return "gb18030", skip
     line = _line_at(source, skip, max(utf8_error, gb_error))
     raise FileRejected("text is neither UTF-8 nor GBK/GB18030", line=line, field="encoding")
 
 
-def _first_bad_byte(
-    source: ByteSource, encoding: str, skip: int, *, find_nul: bool = False
+def first_bad_byte(
+    pieces: Iterable[bytes], encoding: str, *, find_nul: bool = False
 ) -> tuple[int | None, int | None]:
-    """(offset after ``skip`` of the first byte ``encoding`` cannot decode, offset of the first
-    NUL byte when ``find_nul``), either None when there is none."""
+    """(offset of the first byte ``encoding`` cannot decode, as ``bytes.decode`` of the joined
+    pieces reports it; offset of the first NUL byte when ``find_nul``), None when there is none."""
     decoder = codecs.getincrementaldecoder(encoding)()
     bad: int | None = None
     nul: int | None = None
     pos = 0
-    for piece in source.pieces(start=skip):
+    for piece in pieces:
         if find_nul and nul is None and b"\x00" in piece:
-            nul = skip + pos + piece.index(b"\x00")
+            nul = pos + piece.index(b"\x00")
         if bad is None:
             pending = decoder.getstate()[0]
             try:
@@ -128,11 +128,11 @@ def _line_at(source: ByteSource, start: int, offset: int) -> int:
     return newlines + 1
 
 
-def text_pieces(source: ByteSource, encoding: str, skip: int = 0) -> Iterator[str]:
-    """The file's text, decoded a piece at a time (a character cut between two pieces is
-    completed by the next one): never the whole text at once."""
+def text_pieces(pieces: Iterable[bytes], encoding: str) -> Iterator[str]:
+    """The text of the joined pieces, decoded a piece at a time (a character cut between two
+    pieces is completed by the next one): never the whole text at once."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    for piece in source.pieces(start=skip):
+    for piece in pieces:
         text = decoder.decode(piece)
         if text:
             yield text
@@ -228,7 +228,7 @@ class CsvReturn:
         limits = parse_limits()
         return bounded_lines(
             stream_physical_lines(
-                text_pieces(self.source, self.encoding, self._skip),
+                text_pieces(self.source.pieces(start=self._skip), self.encoding),
                 max_chars=limits.max_line_chars,
             ),
             max_chars=limits.max_line_chars,
