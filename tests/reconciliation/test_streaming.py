@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import ledger.main  # noqa: F401  (mounts the evidence checks)
+from ledger import filebytes
 from ledger.filebytes import ByteSource
 from ledger.journal.verify import verify
 from ledger.pii import ChunkRefused, encrypt_bytes
@@ -239,3 +240,27 @@ def test_a_source_reads_the_same_from_any_file() -> None:
     assert source.reader().read() == data
     spooled = ByteSource.spooled(source.pieces(4096))
     assert spooled.sha256 == ByteSource(data).sha256 and b"".join(spooled.pieces()) == data
+
+
+def test_an_upload_spooled_to_disk_is_stored_as_sent(
+    client: Any, session: Session, monkeypatch: pytest.MonkeyPatch, small_chunks: int
+) -> None:
+    rolled: list[bool] = []
+    real_write = filebytes.Spool.write
+
+    def write(spool: filebytes.Spool, piece: bytes) -> None:
+        real_write(spool, piece)
+        rolled.append(bool(getattr(spool.file, "_rolled", False)))
+
+    monkeypatch.setattr(filebytes, "SPOOL_IN_MEMORY", 256)
+    monkeypatch.setattr(filebytes.Spool, "write", write)
+    batch = released_batch(session, n=8)
+    bank = make_user(session, "bank", "440000", bank="ICBCGD")
+    data = write_csv_return(batch.sim({5: "冻结"}))
+    assert len(data) > 256
+    reply = client.post("/bank-files", content=data, headers=bank.write())
+    assert reply.status_code == 201, reply.text
+    assert rolled and rolled[-1]  # the body went to disk, not into one bytes object
+    file_id = reply.json()["file_id"]
+    assert reply.json()["sha256"] == ByteSource(data).sha256
+    assert b"".join(stored_bytes(session, file_id=file_id)) == data
