@@ -30,5 +30,16 @@ class Figure:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB."""
+    """Peak resident set size of this process so far, in MiB.
+
+    Linux's ``ru_maxrss`` of a child started by fork and exec keeps the parent's resident size
+    at the fork (the kernel carries the old address space's high-water mark over the exec), so
+    a fresh interpreter would report its parent's fixture; ``VmHWM`` is this process's own."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -28,6 +28,7 @@ from ledger.db import session_scope
 from ledger.documents import routes as doc_routes
 from ledger.documents.models import AllocationCreate, Decision, ReallocationCreate, TransferCreate
 from ledger.errors import PayloadTooLarge, ValidationFailed
+from ledger.filebytes import ByteSource
 from ledger.journal import routes as book_routes
 from ledger.journal.models import PeriodClose, ReversalCreate
 from ledger.payouts import PayoutState
@@ -79,11 +80,27 @@ def read_file(path: Path) -> bytes:
     limit = get_settings().max_upload_bytes
     with path.open("rb") as f:
         data = f.read(limit + 1)
-    if len(data) > limit:
+    _check_size(path, len(data), limit)
+    return data
+
+
+def open_file(path: Path) -> ByteSource:
+    """An upload on disk, to be read in pieces (never whole), bounded as the API bounds it;
+    close it after."""
+    source = ByteSource(path.open("rb"))
+    try:
+        _check_size(path, source.size, get_settings().max_upload_bytes)
+    except PayloadTooLarge:
+        source.close()
+        raise
+    return source
+
+
+def _check_size(path: Path, size: int, limit: int) -> None:
+    if size > limit:
         raise PayloadTooLarge(
             f"{path} is larger than {limit} bytes", [{"field": "file", "reason": "too large"}]
         )
-    return data
 
 
 # --- books ----------------------------------------------------------------------------------

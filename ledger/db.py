@@ -261,6 +261,7 @@ APPEND_ONLY_TABLES = (
     "payout_event",
     "audit_log",
     "bank_file",
+    "bank_file_chunk",
     "report_record",
     "finding_run",
     "check_run",

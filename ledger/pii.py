@@ -19,13 +19,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
 import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ledger.config import get_settings
@@ -98,6 +101,40 @@ def encrypt_bytes(value: bytes) -> bytes:
 
 def decrypt_bytes(token: bytes) -> bytes:
     return _fernet().decrypt(token)
+
+
+class ChunkRefused(ValueError):
+    """A stored chunk does not decrypt as the chunk it is read as: changed, moved or swapped."""
+
+
+@lru_cache
+def _chunk_aead() -> AESGCM:
+    return AESGCM(_derive(b"file-chunk-encryption"))
+
+
+def _chunk_context(owner: str, idx: int, last: bool) -> bytes:
+    # Bound to the chunk's place: another file's chunk, another index, or a chunk that was the
+    # last one standing in for a middle one (a truncated file) fails authentication.
+    return f"{owner}\x1f{idx}\x1f{'last' if last else 'more'}".encode()
+
+
+def encrypt_chunk(plain: bytes, *, owner: str, idx: int, last: bool) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext) of one chunk of a stored file: AES-256-GCM under a key of its own
+    purpose, a fresh 96-bit nonce, and ``owner`` (e.g. ``bank_file:42``), the index and whether
+    it is the last chunk as associated data."""
+    nonce = os.urandom(12)
+    return nonce, _chunk_aead().encrypt(nonce, plain, _chunk_context(owner, idx, last))
+
+
+def decrypt_chunk(nonce: bytes, ciphertext: bytes, *, owner: str, idx: int, last: bool) -> bytes:
+    """The chunk's bytes, or ChunkRefused when it is not chunk ``idx`` of ``owner``."""
+    try:
+        return _chunk_aead().decrypt(nonce, ciphertext, _chunk_context(owner, idx, last))
+    except InvalidTag:
+        raise ChunkRefused(
+            f"chunk {idx} of {owner} does not decrypt: it was changed, reordered or taken from "
+            "another file"
+        ) from None
 
 
 MASK = "*"

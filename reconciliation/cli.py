@@ -13,7 +13,7 @@ import typer
 
 from ledger import terminal
 from ledger.acting import CommandWrite, acting, acting_username, read
-from ledger.commands import body, read_file
+from ledger.commands import body, open_file
 from ledger.config import get_settings
 from ledger.db import get_engine
 from ledger.jobs.cli import lines_bar
@@ -45,42 +45,42 @@ def import_file(
     as_json: JsonOpt = False,
 ) -> None:
     """Store FILE as received and settle the payouts it answers, in one transaction."""
-    data = read_file(file)
-    if acting_username():
-        user = acting()
-        with console.status(f"importing {file.name} ({len(data):,} bytes)…"):
-            answer = routes.import_bank_file_as(
-                CommandWrite(user, "cli:bank-files import"),
-                user=user, data=data, batch_id=batch, county=county, fund=fund,
-                filename=file.name,
-            )  # fmt: skip
-        assert isinstance(answer, BankFilePublic)  # a command imports inline, never as a job
-        result = answer
-    else:
-        operator = operator_name()
-        large = len(data) > get_settings().job_threshold_bytes
-        with lines_bar(f"reading {file.name}", large=large) as progress:
-            result = BankFilePublic.of(
-                operator_write(
-                    get_engine(),
-                    action="cli:bank-files import",
-                    operator=operator,
-                    object_type="bank_file",
-                    work=lambda s: service.import_bank_file(
-                        s,
-                        data=data,
-                        uploaded_by=operator,
-                        bank_code=bank,
-                        batch_id=batch,
-                        county=county,
-                        fund=fund,
-                        filename=file.name,
-                        progress=progress,
-                    ),
+    with open_file(file) as data:
+        if acting_username():
+            user = acting()
+            with console.status(f"importing {file.name} ({data.size:,} bytes)…"):
+                answer = routes.import_bank_file_as(
+                    CommandWrite(user, "cli:bank-files import"),
+                    user=user, data=data, batch_id=batch, county=county, fund=fund,
+                    filename=file.name,
+                )  # fmt: skip
+            assert isinstance(answer, BankFilePublic)  # a command imports inline, never as a job
+            result = answer
+        else:
+            operator = operator_name()
+            large = data.size > get_settings().job_threshold_bytes
+            with lines_bar(f"reading {file.name}", large=large) as progress:
+                result = BankFilePublic.of(
+                    operator_write(
+                        get_engine(),
+                        action="cli:bank-files import",
+                        operator=operator,
+                        object_type="bank_file",
+                        work=lambda s: service.import_bank_file(
+                            s,
+                            data=data,
+                            uploaded_by=operator,
+                            bank_code=bank,
+                            batch_id=batch,
+                            county=county,
+                            fund=fund,
+                            filename=file.name,
+                            progress=progress,
+                        ),
+                    )
                 )
-            )
-    verb = "already imported as" if result.replayed else "imported as"
-    show(result, as_json=as_json, title=f"{verb} bank file {result.file_id} ({result.status})")
+        verb = "already imported as" if result.replayed else "imported as"
+        show(result, as_json=as_json, title=f"{verb} bank file {result.file_id} ({result.status})")
 
 
 @bank_files_app.command("show")

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ledger.access.service import Principal
-from ledger.jobs.service import Progress, answer_request, job_file, job_kind
+from ledger.jobs.service import Progress, answer_request, job_file_source, job_kind
 from reconciliation import service
 from reconciliation.models import BankFilePublic
 
@@ -18,13 +18,13 @@ BANK_FILE_IMPORT = "bank_file_import"
 def run_bank_file_import(
     session: Session, params: dict[str, Any], progress: Progress
 ) -> dict[str, Any]:
-    data = job_file(session, progress.job_id)
+    source = job_file_source(session, progress.job_id)
     principal = Principal(**params["principal"])
 
     def work(s: Session) -> dict[str, Any]:
         result = service.import_bank_file(
             s,
-            data=data,
+            data=source,
             uploaded_by=principal.username,
             principal=principal,
             batch_id=params["batch_id"],
@@ -35,11 +35,12 @@ def run_bank_file_import(
         )
         return BankFilePublic.of(result).model_dump(mode="json")
 
-    return answer_request(
-        session,
-        params,
-        progress,
-        work,
-        status_code=lambda r: 200 if r["replayed"] else 201,
-        audit_object=lambda r: ("bank_file", r["file_id"]),
-    )
+    with source:
+        return answer_request(
+            session,
+            params,
+            progress,
+            work,
+            status_code=lambda r: 200 if r["replayed"] else 201,
+            audit_object=lambda r: ("bank_file", r["file_id"]),
+        )

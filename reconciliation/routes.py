@@ -3,7 +3,7 @@ oversize file is refused from its Content-Length (or as it streams) before it is
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated
 
@@ -22,6 +22,7 @@ from ledger.access.deps import (
 from ledger.access.service import Principal
 from ledger.config import get_settings
 from ledger.errors import ERROR_RESPONSES, ErrorResponse, PayloadTooLarge, UnsupportedMediaType
+from ledger.filebytes import ByteSource, Spool
 from ledger.jobs.routes import QUEUED_RESPONSE, queue_upload, queues
 from ledger.paging import CursorQuery, LimitQuery, Page, StrictQuery, decode_cursor, page_of
 from reconciliation import service
@@ -36,23 +37,27 @@ from reconciliation.models import (
 router = APIRouter(tags=["reconciliation"], responses=ERROR_RESPONSES)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def _spool_limited(request: Request, limit: int) -> ByteSource:
+    """The body spooled as it streams (to disk past a MiB), hashed on the way, its size bounded:
+    a large file is never held whole in memory."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(
             f"the file is {declared} bytes; at most {limit} are accepted",
             [{"field": "body", "reason": "too large"}],
         )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(
-                f"the file exceeds {limit} bytes", [{"field": "body", "reason": "too large"}]
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+    spool = Spool()
+    try:
+        async for chunk in request.stream():
+            if spool.size + len(chunk) > limit:
+                raise PayloadTooLarge(
+                    f"the file exceeds {limit} bytes", [{"field": "body", "reason": "too large"}]
+                )
+            spool.write(chunk)
+    except BaseException:
+        spool.file.close()
+        raise
+    return spool.source()
 
 
 def bank_uploader(user: CurrentUser) -> Principal:
@@ -63,8 +68,9 @@ def bank_uploader(user: CurrentUser) -> Principal:
 
 async def uploaded_file(
     request: Request, user: Annotated[Principal, Depends(bank_uploader)]
-) -> bytes:
-    """The raw body, read off the event loop's socket with its size bounded as it streams."""
+) -> AsyncIterator[ByteSource]:
+    """The raw body, read off the event loop's socket with its size bounded as it streams, and
+    spooled; the spool is dropped once the response is sent."""
     if request.headers.get("content-type", "").lower().startswith("multipart/"):
         # The body is stored and hashed as the bank's file: an envelope around it is not.
         raise UnsupportedMediaType(
@@ -72,7 +78,8 @@ async def uploaded_file(
             "not a multipart form",
             [{"field": "Content-Type", "reason": "multipart bodies are not accepted"}],
         )
-    return await _read_limited(request, get_settings().max_upload_bytes)
+    with await _spool_limited(request, get_settings().max_upload_bytes) as source:
+        yield source
 
 
 @router.post(
@@ -96,7 +103,7 @@ def upload_bank_file(
     request: Request,
     response: Response,
     user: Annotated[Principal, Depends(bank_uploader)],
-    data: Annotated[bytes, Depends(uploaded_file)],
+    data: Annotated[ByteSource, Depends(uploaded_file)],
     key: IdempotencyKey,
     batch_id: Annotated[int | None, Query(description="the batch the file answers")] = None,
     county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="camt.053 only")] = None,
@@ -123,7 +130,7 @@ def import_bank_file_as(
     write: Writer,
     *,
     user: Principal,
-    data: bytes,
+    data: bytes | ByteSource,
     batch_id: int | None = None,
     county: str | None = None,
     fund: str | None = None,
@@ -131,8 +138,9 @@ def import_bank_file_as(
 ) -> BankFilePublic | JSONResponse:
     """A bank's file imported by its bank user (the route's and ``ledger bank-files import``)."""
     require_role(user, "bank")
-    body = {"sha256": hashlib.sha256(data).hexdigest(), "batch_id": batch_id, "county": county}
-    if isinstance(write, RequestWrite) and queues(data):  # a large upload: a job answers
+    data = ByteSource.of(data)
+    body = {"sha256": data.sha256, "batch_id": batch_id, "county": county}
+    if isinstance(write, RequestWrite) and queues(data.size):  # a large upload: a job answers
         params = {
             "principal": asdict(user),
             "batch_id": batch_id,

@@ -8,11 +8,10 @@ written only through ``ledger.journal.service.post_entry``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -21,11 +20,13 @@ from ledger.access.service import Principal
 from ledger.batches.settlement import settle_payouts, settlement_table
 from ledger.domain import AccountKind
 from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ledger.filebytes import ByteSource
 from ledger.jobs.models import ProgressFn
 from ledger.journal import service as journal
 from ledger.jurisdictions.catalog import level_of
 from ledger.jurisdictions.service import ensure_charts
-from ledger.pii import account_key, encrypt_bytes, mask_account
+from ledger.pii import account_key, mask_account
+from reconciliation.filestore import CHUNKED, store_chunks
 from reconciliation.matching import APPLYING, QUEUED, decide, decide_sql, settlement_lines
 from reconciliation.parsers import (
     FileRejected,
@@ -68,7 +69,7 @@ def _rejected(exc: FileRejected) -> ValidationFailed:
 def import_bank_file(
     session: Session,
     *,
-    data: bytes,
+    data: bytes | IO[bytes] | ByteSource,
     uploaded_by: str,
     principal: Principal | None = None,
     bank_code: str | None = None,
@@ -84,10 +85,14 @@ def import_bank_file(
     own batches can be touched); the CLI passes ``bank_code`` or lets the file tell it. Raises
     ValidationFailed (nothing applied) naming the line and the reason. ``progress(done, total)``
     is told the lines read (the total of a CSV file is its line count; of XML, unknown).
+
+    ``data`` is read in pieces, pass by pass (hash, encoding, parse, store), never whole: give
+    a seekable file (a spooled upload) for a large one.
     """
     if principal is not None and principal.role == "bank":
         bank_code = principal.bank_code
-    sha = hashlib.sha256(data).hexdigest()
+    source = ByteSource.of(data)
+    sha = source.sha256
     # Two uploads of the same bytes serialise here; the second then finds the first's row.
     session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:s, 7))"), {"s": sha})
     first = session.execute(
@@ -95,19 +100,19 @@ def import_bank_file(
     ).first()
     if first is not None:
         return {**first.result, "replayed": True}
-    if not data:
+    if not source.size:
         raise ValidationFailed("the file is empty", [{"line": 1, "reason": "no content"}])
     try:
         # Read once: a return file is parsed while it is staged, and its totals are checked
         # from that pass before any line is applied (see ``settle``).
-        parsed = open_return_file(data, column_map=load_column_map(bank_code))
+        parsed = open_return_file(source, column_map=load_column_map(bank_code))
         if parsed.summary.kind == "camt.053":
             for _ in parsed.lines():
                 pass
             check_totals(parsed)
     except FileRejected as exc:
         raise _rejected(exc) from None
-    ctx = _FileContext(session, data=data, sha=sha, parsed=parsed, uploaded_by=uploaded_by)
+    ctx = _FileContext(session, source=source, parsed=parsed, uploaded_by=uploaded_by)
     ctx.principal = principal
     ctx.bank_code = bank_code
     ctx.filename = filename
@@ -126,11 +131,11 @@ class _FileContext:
     """The state of one file being applied inside one transaction."""
 
     def __init__(
-        self, session: Session, *, data: bytes, sha: str, parsed: ParsedFile, uploaded_by: str
+        self, session: Session, *, source: ByteSource, parsed: ParsedFile, uploaded_by: str
     ) -> None:
         self.session = session
-        self.data = data
-        self.sha = sha
+        self.source = source
+        self.sha = source.sha256
         self.parsed = parsed
         self.kind = parsed.summary.kind
         self.uploaded_by = uploaded_by
@@ -215,7 +220,7 @@ class _FileContext:
         if self.progress is None:
             yield from lines
             return
-        total = self.data.count(b"\n") + 1 if self.kind == "csv_return" else None
+        total = self.source.newlines + 1 if self.kind == "csv_return" else None
         done = 0
         for done, ln in enumerate(lines, 1):
             yield ln
@@ -595,15 +600,18 @@ class _FileContext:
     ) -> None:
         if self.bank_code is None:
             raise FileRejected("cannot tell which bank sent this file: give the bank code")
+        # A return file lists account numbers: stored encrypted, chunk by chunk as it is read.
+        store_chunks(self.session, file_id=self.file_id, source=self.source)
         self._q(
-            "INSERT INTO bank_file (id, sha256, content, size_bytes, kind, bank_code, batch_id, "
-            "county_code, fund_code, filename, uploaded_by, status, line_count, total_fen, "
-            "counts, result) VALUES (:id, :sha, :content, :size, :kind, :bank, :batch, :county, "
-            ":fund, :fn, :by, :status, :n, :total, CAST(:counts AS jsonb), CAST(:result AS jsonb))",
+            "INSERT INTO bank_file (id, sha256, content_format, size_bytes, kind, bank_code, "
+            "batch_id, county_code, fund_code, filename, uploaded_by, status, line_count, "
+            "total_fen, counts, result) VALUES (:id, :sha, :format, :size, :kind, :bank, :batch, "
+            ":county, :fund, :fn, :by, :status, :n, :total, CAST(:counts AS jsonb), "
+            "CAST(:result AS jsonb))",
             id=self.file_id,
             sha=self.sha,
-            content=encrypt_bytes(self.data),  # a return file lists account numbers
-            size=len(self.data),
+            format=CHUNKED,
+            size=self.source.size,
             kind=self.kind,
             bank=self.bank_code,
             batch=batch.id if batch is not None else None,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ledger.access.deps import CurrentUser, RequestWrite, SessionDep, app_engine
 from ledger.config import get_settings
 from ledger.errors import ERROR_RESPONSES
+from ledger.filebytes import ByteSource
 from ledger.jobs import service
 from ledger.jobs.models import JobPublic
 
@@ -32,16 +33,16 @@ def read_job(job_id: int, session: SessionDep, user: CurrentUser) -> JobPublic:
     return service.get_job(session, job_id=job_id, principal=user)
 
 
-def queues(data: bytes) -> bool:
-    """Whether an upload of ``data`` is imported by a job rather than during the request."""
-    return len(data) > get_settings().job_threshold_bytes
+def queues(size: int) -> bool:
+    """Whether an upload of ``size`` bytes is imported by a job rather than during the request."""
+    return size > get_settings().job_threshold_bytes
 
 
 def queue_upload(
     write: RequestWrite,
     *,
     kind: str,
-    data: bytes,
+    data: bytes | ByteSource,
     filename: str,
     params: dict[str, Any],
     operation: str,

@@ -10,14 +10,13 @@ job failed. Progress is written on other connections, so it can be read while th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ledger.access.service import Principal
 from ledger.errors import DomainError, NotFound
+from ledger.filebytes import ByteSource
 from ledger.jobs.models import JobProgress, JobPublic
 from ledger.pii import decrypt_bytes, encrypt_bytes
 from ledger.uow import UnitOfWork
@@ -105,48 +105,59 @@ def queue_file_job(
     session: Session,
     *,
     kind: str,
-    data: bytes,
+    data: bytes | ByteSource,
     filename: str,
     params: dict[str, Any],
     created_by: str,
     request: dict[str, Any] | None = None,
 ) -> int:
-    """Queue an import of ``data``: the job and its file (encrypted, in parts) in the caller's
-    transaction. ``request`` (from ``queued_request``) is the HTTP request the job answers."""
+    """Queue an import of ``data``: the job and its file (encrypted, in parts, read one part at
+    a time) in the caller's transaction. ``request`` (from ``queued_request``) is the HTTP
+    request the job answers."""
+    source = ByteSource.of(data)
     job_id = enqueue_job(
         session,
         kind=kind,
         params={
             **params,
-            "file": {
-                "name": filename,
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "bytes": len(data),
-            },
+            "file": {"name": filename, "sha256": source.sha256, "bytes": source.size},
             **({"request": request} if request else {}),
         },
         created_by=created_by,
     )
-    part = FILE_PART_BYTES
-    session.execute(
-        text("INSERT INTO job_file (job_id, part, content) VALUES (:id, :n, :c)"),
-        [
-            {"id": job_id, "n": n, "c": encrypt_bytes(data[start : start + part])}
-            for n, start in enumerate(range(0, max(len(data), 1), part))
-        ],
-    )
+    insert = text("INSERT INTO job_file (job_id, part, content) VALUES (:id, :n, :c)")
+    n = -1
+    for n, piece in enumerate(source.pieces(FILE_PART_BYTES)):
+        session.execute(insert, {"id": job_id, "n": n, "c": encrypt_bytes(piece)})
+    if n < 0:
+        session.execute(insert, {"id": job_id, "n": 0, "c": encrypt_bytes(b"")})
     return job_id
+
+
+def _job_file_parts(session: Session, job_id: int) -> Iterator[bytes]:
+    """The parts of a job's file, decrypted, fetched one at a time."""
+    n = 0
+    while True:
+        part = session.execute(
+            text("SELECT content FROM job_file WHERE job_id = :id AND part = :n"),
+            {"id": job_id, "n": n},
+        ).first()
+        if part is None or part.content is None:
+            if n == 0:
+                raise LookupError(f"job {job_id} has no file (or it was already dropped)")
+            return
+        yield decrypt_bytes(bytes(part.content))
+        n += 1
 
 
 def job_file(session: Session, job_id: int) -> bytes:
     """The file a job imports, as uploaded."""
-    parts = session.execute(
-        text("SELECT content FROM job_file WHERE job_id = :id ORDER BY part"), {"id": job_id}
-    ).scalars()
-    data = [decrypt_bytes(bytes(p)) for p in parts if p is not None]
-    if not data:
-        raise LookupError(f"job {job_id} has no file (or it was already dropped)")
-    return b"".join(data)
+    return b"".join(_job_file_parts(session, job_id))
+
+
+def job_file_source(session: Session, job_id: int) -> ByteSource:
+    """The file a job imports, spooled part by part (never whole in memory); close it after."""
+    return ByteSource.spooled(_job_file_parts(session, job_id))
 
 
 def queued_request(uow: UnitOfWork, *, operation: str, key: str | None) -> dict[str, Any]:

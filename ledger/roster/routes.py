@@ -144,7 +144,7 @@ def import_roster_file(
         "mode": mode,
         "confirm_exits": confirm_exits,
     }
-    if isinstance(write, RequestWrite) and queues(data):  # a large upload: a job answers
+    if isinstance(write, RequestWrite) and queues(len(data)):  # a large upload: a job answers
         params = {
             "county": county,
             "filename": filename,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from ledger.filebytes import ByteSource
 from ledger.limits import LimitExceeded, parse_limits
 from ledger.money import MAX_FEN
 from reconciliation.parsers.columns import ColumnMap
@@ -15,8 +16,8 @@ from reconciliation.parsers.normalise import format_fen
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
-def _looks_like_xml(data: bytes) -> bool:
-    head = data[:512]
+def _looks_like_xml(data: bytes | ByteSource) -> bool:
+    head = ByteSource.of(data).head(512)
     for bom in _BOMS:
         if head.startswith(bom):
             head = head[len(bom) :]
@@ -25,7 +26,7 @@ def _looks_like_xml(data: bytes) -> bool:
     return head.startswith(b"<")
 
 
-def detect_kind(data: bytes) -> Kind:
+def detect_kind(data: bytes | ByteSource) -> Kind:
     """'csv_return' | 'pain.002' | 'camt.054' | 'camt.053'.
 
     XML is told by the local name of the root's message element (Document/CstmrPmtStsRpt,
@@ -93,10 +94,11 @@ def _counted(
 
 
 def _producer(
-    data: bytes, column_map: ColumnMap | None
+    data: bytes | ByteSource, column_map: ColumnMap | None
 ) -> tuple[Kind, Callable[[FileSummary], Iterator[ReturnLine]]]:
+    data = ByteSource.of(data)
     try:
-        parse_limits().check_bytes(len(data))
+        parse_limits().check_bytes(data.size)
     except LimitExceeded as exc:
         raise FileRejected(exc.reason, field=exc.field) from None
     kind = detect_kind(data)
@@ -117,7 +119,9 @@ def _producer(
     return kind, produce
 
 
-def parse_return_file(data: bytes, *, column_map: ColumnMap | None = None) -> ParsedFile:
+def parse_return_file(
+    data: bytes | ByteSource, *, column_map: ColumnMap | None = None
+) -> ParsedFile:
     """Parse a bank return file of any supported kind. Raises FileRejected, naming the line
     and field, for anything that cannot be applied."""
     kind, produce = _producer(data, column_map)
@@ -127,7 +131,9 @@ def parse_return_file(data: bytes, *, column_map: ColumnMap | None = None) -> Pa
     return ParsedFile(summary, produce)
 
 
-def open_return_file(data: bytes, *, column_map: ColumnMap | None = None) -> ParsedFile:
+def open_return_file(
+    data: bytes | ByteSource, *, column_map: ColumnMap | None = None
+) -> ParsedFile:
     """Like ``parse_return_file`` but read once: nothing is parsed until ``lines()`` is read,
     and ``summary`` (so ``check_totals``) is complete only after that pass."""
     kind, produce = _producer(data, column_map)

@@ -6,8 +6,9 @@ import codecs
 import csv
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+from ledger.filebytes import ByteSource
 from ledger.limits import LimitExceeded, bounded_lines, parse_limits
 from reconciliation.parsers.columns import FIELD_LABELS, ColumnMap, default_column_map
 from reconciliation.parsers.model import FileRejected, FileSummary, Outcome, ReturnLine
@@ -46,37 +47,98 @@ def physical_lines(text: str) -> Iterator[str]:
         yield m.group(0)
 
 
-def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK); else FileRejected."""
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
+def stream_physical_lines(pieces: Iterable[str], *, max_chars: int | None = None) -> Iterator[str]:
+    """``physical_lines`` of the text the pieces join to, split wherever the pieces were cut.
+
+    A ``\r`` at the end of a piece waits for the next one (it may be half of ``\r\n``). An
+    unfinished line longer than ``max_chars`` is given as it stands, without waiting for its
+    end, so that ``bounded_lines`` refuses it before it grows any further.
+    """
+    carry = ""
+    for piece in pieces:
+        text = carry + piece if carry else piece
+        search_end = len(text) - 1 if text.endswith("\r") else len(text)
+        last = max(text.rfind("\n", 0, search_end), text.rfind("\r", 0, search_end))
+        for m in _PHYSICAL_LINE_RE.finditer(text, 0, last + 1):
+            yield m.group(0)
+        carry = text[last + 1 :]
+        if max_chars is not None and len(carry) > max_chars:
+            yield carry
+            return
+    if carry:
+        yield from physical_lines(carry)
+
+
+def sniff_encoding(source: ByteSource) -> tuple[str, int]:
+    """(encoding, BOM bytes to skip): UTF-8 (with or without BOM), else GB18030 (a superset of
+    GBK); else FileRejected naming the line. Read in pieces: one pass, two for GB18030."""
+    skip = len(_BOM) if source.head(len(_BOM)) == _BOM else 0
+    utf8_error, nul = first_bad_byte(source.pieces(start=skip), "utf-8", find_nul=True)
+    if nul is not None:
+        line = _line_at(source, 0, skip + nul)
         raise FileRejected("contains NUL bytes: not a text file (UTF-16?)", line=line)
-    body = data[len(_BOM) :] if data.startswith(_BOM) else data
-    try:
-        return _decode_in_pieces(body, "utf-8")
-    except UnicodeDecodeError as utf8_error:
-        try:
-            return _decode_in_pieces(body, "gb18030")
-        except UnicodeDecodeError as gb_error:
-            line = body[: max(utf8_error.start, gb_error.start)].count(b"\n") + 1
-            raise FileRejected(
-                "text is neither UTF-8 nor GBK/GB18030", line=line, field="encoding"
-            ) from None
+    if utf8_error is None:
+        return "utf-8", skip
+    gb_error, _ = first_bad_byte(source.pieces(start=skip), "gb18030")
+    if gb_error is None:
+        return "gb18030", skip
+    line = _line_at(source, skip, max(utf8_error, gb_error))
+    raise FileRejected("text is neither UTF-8 nor GBK/GB18030", line=line, field="encoding")
 
 
-_PIECE = 1 << 20
-
-
-def _decode_in_pieces(body: bytes, encoding: str) -> str:
-    """``body.decode(encoding)`` a MiB at a time: one call over a large file would hold the
-    interpreter, and so every other thread of the server, until it finished."""
+def first_bad_byte(
+    pieces: Iterable[bytes], encoding: str, *, find_nul: bool = False
+) -> tuple[int | None, int | None]:
+    """(offset of the first byte ``encoding`` cannot decode, as ``bytes.decode`` of the joined
+    pieces reports it; offset of the first NUL byte when ``find_nul``), None when there is none."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        parts = [decoder.decode(body[i : i + _PIECE]) for i in range(0, len(body), _PIECE)]
-        parts.append(decoder.decode(b"", final=True))
-    except UnicodeDecodeError:
-        return body.decode(encoding)  # raises again, with the position in the whole file
-    return "".join(parts)
+    bad: int | None = None
+    nul: int | None = None
+    pos = 0
+    for piece in pieces:
+        if find_nul and nul is None and b"\x00" in piece:
+            nul = pos + piece.index(b"\x00")
+        if bad is None:
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(piece)
+            except UnicodeDecodeError as exc:
+                bad = pos - len(pending) + exc.start
+        pos += len(piece)
+        if bad is not None and (nul is not None or not find_nul):
+            break
+    if bad is None:
+        pending = decoder.getstate()[0]
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            bad = pos - len(pending) + exc.start
+    return bad, nul
+
+
+def _line_at(source: ByteSource, start: int, offset: int) -> int:
+    """The line number of the byte ``offset`` bytes after ``start``."""
+    newlines = 0
+    pos = 0
+    for piece in source.pieces(start=start):
+        if pos + len(piece) >= offset:
+            return newlines + piece[: offset - pos].count(b"\n") + 1
+        newlines += piece.count(b"\n")
+        pos += len(piece)
+    return newlines + 1
+
+
+def text_pieces(pieces: Iterable[bytes], encoding: str) -> Iterator[str]:
+    """The text of the joined pieces, decoded a piece at a time (a character cut between two
+    pieces is completed by the next one): never the whole text at once."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    for piece in pieces:
+        text = decoder.decode(piece)
+        if text:
+            yield text
+    text = decoder.decode(b"", final=True)
+    if text:
+        yield text
 
 
 def _cells(row: list[str]) -> list[str]:
@@ -155,20 +217,38 @@ def _trailer_amount(text: str, line: int) -> int:
 class CsvReturn:
     """One CSV return file: header located on construction, lines streamed."""
 
-    def __init__(self, data: bytes, column_map: ColumnMap | None):
-        self.text = decode(data)
+    def __init__(self, data: bytes | ByteSource, column_map: ColumnMap | None):
+        self.source = ByteSource.of(data)
+        self.encoding, self._skip = sniff_encoding(self.source)
         self.columns = column_map or default_column_map()
         self.delimiter = self.columns.delimiter or self._detect_delimiter()
 
+    def _physical_lines(self) -> Iterator[str]:
+        """The file's lines, bounded in length and number as they are reached."""
+        limits = parse_limits()
+        return bounded_lines(
+            stream_physical_lines(
+                text_pieces(self.source.pieces(start=self._skip), self.encoding),
+                max_chars=limits.max_line_chars,
+            ),
+            max_chars=limits.max_line_chars,
+            max_lines=limits.max_file_lines,
+            lines_setting="max_file_lines",
+        )
+
     def _detect_delimiter(self) -> str:
-        for raw in text_lines(self.text):
-            line = nfkc(raw)
-            if not line:
-                continue
-            counts = {d: line.count(d) for d in _DELIMITERS}
-            best = max(_DELIMITERS, key=lambda d: counts[d])
-            if counts[best] and self._header_in(line, best):
-                return best
+        try:
+            for physical in self._physical_lines():
+                for raw in text_lines(physical):
+                    line = nfkc(raw)
+                    if not line:
+                        continue
+                    counts = {d: line.count(d) for d in _DELIMITERS}
+                    best = max(_DELIMITERS, key=lambda d: counts[d])
+                    if counts[best] and self._header_in(line, best):
+                        return best
+        except LimitExceeded:
+            pass  # the parse refuses that line, naming it
         return ","
 
     def _header_in(self, line: str, delimiter: str) -> bool:
@@ -178,13 +258,7 @@ class CsvReturn:
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
         limits = parse_limits()
-        lines = bounded_lines(
-            physical_lines(self.text),
-            max_chars=limits.max_line_chars,
-            max_lines=limits.max_file_lines,
-            lines_setting="max_file_lines",
-        )
-        reader = csv.reader(lines, delimiter=self.delimiter)
+        reader = csv.reader(self._physical_lines(), delimiter=self.delimiter)
         prev = 0
         try:
             for row in reader:

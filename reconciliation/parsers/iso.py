@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from ledger.filebytes import ByteSource
 from reconciliation.parsers.model import (
     CreditDebit,
     FileRejected,
@@ -42,7 +43,7 @@ DEFAULT_CURRENCY = "CNY"  # our instructions are in CNY; used when a report omit
 _NOT_PROVIDED = "NOTPROVIDED"
 
 
-def detect_xml_kind(data: bytes) -> Kind:
+def detect_xml_kind(data: bytes | ByteSource) -> Kind:
     """The message kind from the root element or its first descendants (envelopes allowed)."""
     depth = 0
     seen: list[str] = []
@@ -146,7 +147,7 @@ def _status_reason(outcome: Outcome, code: str | None, raw: str | None) -> str |
 # --- pain.002 ---------------------------------------------------------------------------
 
 
-def parse_pain002(data: bytes, summary: FileSummary) -> Iterator[ReturnLine]:
+def parse_pain002(data: bytes | ByteSource, summary: FileSummary) -> Iterator[ReturnLine]:
     position = 0
     listed = 0
     for event, el in iterparse(data):
@@ -266,7 +267,7 @@ def _entry_status(ntry: Any) -> str | None:
     return text(sts, "Cd") or text(sts, "Prtry") or text(sts)
 
 
-def parse_camt(data: bytes, summary: FileSummary) -> Iterator[ReturnLine]:
+def parse_camt(data: bytes | ByteSource, summary: FileSummary) -> Iterator[ReturnLine]:
     """camt.054 (kind 'camt.054') and camt.053 (kind 'camt.053') share entry reading."""
     is_statement = summary.kind == "camt.053"
     position = 0

@@ -6,25 +6,35 @@ files with their own namespace (or none) read the same.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import Any
 
 from lxml import etree
 
+from ledger.filebytes import ByteSource
 from reconciliation.parsers.model import FileRejected
 
 DTD_REFUSED = "DTD or entity declarations are not allowed"
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY")
 
 
-def _forbidden_markup(data: bytes) -> bool:
-    for mark in _FORBIDDEN:
-        if mark in data:
+_MARKS = tuple(
+    mark.decode("ascii").encode(enc)
+    for mark in _FORBIDDEN
+    for enc in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+)
+_OVERLAP = max(len(m) for m in _MARKS) - 1
+
+
+def _forbidden_markup(source: ByteSource) -> bool:
+    """Whether a DTD or entity declaration is written anywhere, in any of the encodings; read in
+    pieces that overlap by one mark less a byte, so a mark cut between two is still seen."""
+    tail = b""
+    for piece in source.pieces():
+        window = tail + piece
+        if any(mark in window for mark in _MARKS):
             return True
-        for enc in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
-            if mark.decode("ascii").encode(enc) in data:
-                return True
+        tail = window[-_OVERLAP:]
     return False
 
 
@@ -64,13 +74,15 @@ def text(el: Any | None, path: str | None = None) -> str | None:
     return s or None
 
 
-def iterparse(data: bytes) -> Iterator[tuple[str, Any]]:
+def iterparse(data: bytes | ByteSource) -> Iterator[tuple[str, Any]]:
     """Yield ('start'|'end', element) for every element, refusing DTDs and converting
-    every XML error to FileRejected with its line. Callers clear what they no longer need."""
-    if _forbidden_markup(data):
+    every XML error to FileRejected with its line. Callers clear what they no longer need.
+    The bytes are pulled as the parser needs them, never read whole."""
+    source = ByteSource.of(data)
+    if _forbidden_markup(source):
         raise FileRejected(DTD_REFUSED, field="DOCTYPE")
     context = etree.iterparse(
-        io.BytesIO(data),
+        source.reader(),
         events=("start", "end"),
         resolve_entities=False,
         no_network=True,

@@ -63,7 +63,9 @@ def test_bank_file_stored_bytes_are_chained(session: Session, db_url: str) -> No
     session.commit()
     file_id = _file_id(session, done["sha256"])
     _tamper(
-        db_url, f"UPDATE bank_file SET content = content || '\\x00'::bytea WHERE id = {file_id}"
+        db_url,
+        "UPDATE bank_file_chunk SET ciphertext = ciphertext || '\\x00'::bytea "
+        f"WHERE bank_file_id = {file_id}",
     )
     assert f"bank_file {file_id} was changed since it was written" in problems(session)
 

@@ -20,12 +20,12 @@ from ledger.journal.verify import verify
 from ledger.pii import (
     account_key,
     decrypt,
-    decrypt_bytes,
     encrypt,
     mask_account,
     person_key,
     store_account,
 )
+from reconciliation.filestore import stored_bytes
 from reconciliation.simulate import SimLine, write_csv_return
 from tests.reliability.test_secrets import _plain_dump
 from tests.roster.helpers import County, build, county, csv_of, release, rows, upload
@@ -100,8 +100,11 @@ def test_a_dump_after_a_month_holds_no_account_and_no_id_number(
     assert all(states[s] == "paid" for s in by_account)
     shown = session.execute(text("SELECT account FROM recon_exception")).scalars().all()
     assert shown == [mask_account("6222000011112222")]
-    stored = session.execute(text("SELECT content FROM bank_file")).scalar_one()
-    assert "户名不符".encode("gbk") in decrypt_bytes(bytes(stored))
+    file_id = session.execute(text("SELECT id FROM bank_file")).scalar_one()
+    stored = b"".join(stored_bytes(session, file_id=file_id))
+    assert "户名不符".encode("gbk") in stored
+    chunks = session.execute(text("SELECT ciphertext FROM bank_file_chunk")).scalars().all()
+    assert chunks and not any("户名不符".encode("gbk") in bytes(c) for c in chunks)
 
     # The API shows masks; the roster and payouts hold key, ciphertext and mask only.
     listed = client.get(
