@@ -1,7 +1,7 @@
 """Bank files stored as they stream: AES-GCM chunks bound to their file and place.
 
 Revision ID: 0022_bank_file_chunks
-Revises: 0020_notice
+Revises: 0021_partitions
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401
 from alembic import op
 
 revision: str = "0022_bank_file_chunks"
-down_revision: str | Sequence[str] | None = "0020_notice"
+down_revision: str | Sequence[str] | None = "0021_partitions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
