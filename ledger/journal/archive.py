@@ -295,20 +295,17 @@ def _copy_out(session: Session, table: str, period: str, path: Path) -> ArchiveF
 
     raw = session.connection().connection.driver_connection
     assert raw is not None
-    digest, rows = hashlib.sha256(), 0
+    digest = hashlib.sha256()
     query = sql.SQL(
         "COPY (SELECT * FROM {} WHERE period = {} ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)"
     ).format(sql.Identifier(table), sql.Literal(period))
-    with path.open("wb") as out, raw.cursor() as cur, cur.copy(query) as copy:
-        for chunk in copy:
-            data = bytes(chunk)
-            digest.update(data)
-            out.write(data)
-    rows = int(
-        session.execute(
-            text(f"SELECT count(*) FROM {table} WHERE period = :p"), {"p": period}
-        ).scalar_one()
-    )
+    with path.open("wb") as out, raw.cursor() as cur:
+        with cur.copy(query) as copy:
+            for chunk in copy:
+                data = bytes(chunk)
+                digest.update(data)
+                out.write(data)
+        rows = cur.rowcount  # the COPY's own count of the rows it wrote
     path.chmod(0o600)
     return ArchiveFile(table, path.name, rows, digest.hexdigest())
 
