@@ -115,6 +115,10 @@ class Spool:
         self._digest = hashlib.sha256()
         self.size = 0
 
+    def spills(self, piece: bytes) -> bool:
+        """Whether writing ``piece`` touches the disk (the spool is, or then goes, past memory)."""
+        return self.size + len(piece) > SPOOL_IN_MEMORY
+
     def write(self, piece: bytes) -> None:
         self._digest.update(piece)
         self.file.write(piece)

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ledger.access.deps import (
@@ -53,7 +54,10 @@ async def _spool_limited(request: Request, limit: int) -> ByteSource:
                 raise PayloadTooLarge(
                     f"the file exceeds {limit} bytes", [{"field": "body", "reason": "too large"}]
                 )
-            spool.write(chunk)
+            if spool.spills(chunk):  # disk writes leave the event loop, as UploadFile's do
+                await run_in_threadpool(spool.write, chunk)
+            else:
+                spool.write(chunk)
     except BaseException:
         spool.file.close()
         raise
