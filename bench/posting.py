@@ -30,7 +30,7 @@ from ledger import db
 from ledger.access import service as access
 from ledger.domain import allocation_lines, transfer_lines
 from ledger.journal import idempotency
-from ledger.journal.service import post_entry
+from ledger.journal.service import PostingWork, post_entry
 from ledger.jurisdictions.service import seed_reference_data
 from ledger.uow import AuditTrail, GroupPoster, UnitOfWork
 
@@ -95,9 +95,7 @@ def grouped_rate(url: str, n: int, writers: int, spread: str) -> dict[str, Any]:
                 engine, trail=AuditTrail(action=kind), operator=f"bench-{w}", poster=poster
             )
             uow.run(
-                lambda s, kind=kind, lines=lines: post_entry(
-                    s, kind=kind, lines=lines, created_by="bench"
-                ).as_dict(),
+                PostingWork(kind=kind, lines=tuple(lines), created_by="bench"),
                 operation=kind,
                 key=f"bench-{run}-{w}-{i}",
                 body={"kind": kind, "writer": w, "i": i},

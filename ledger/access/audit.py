@@ -34,8 +34,7 @@ def outcome_of(status_code: int) -> str:
     return "refused" if status_code >= 400 else "accepted"
 
 
-def record_audit(
-    session: Session,
+def audit_row(
     *,
     action: str,
     outcome: str,
@@ -47,29 +46,38 @@ def record_audit(
     client_addr: str | None = None,
     status_code: int | None = None,
     detail: dict[str, Any] | None = None,
-) -> None:
-    """Append one row inside the caller's transaction (the CLI's operator commands use this too)."""
-    session.execute(
-        text(
-            "INSERT INTO audit_log (user_id, username, bureau_id, role, action, object_type, "
-            "object_id, request_id, client_addr, outcome, status_code, detail) VALUES (:uid, :un, "
-            ":bid, :role, :action, :ot, :oid, :rid, :addr, :outcome, :status, CAST(:detail AS jsonb))"
-        ),
-        {
-            "uid": principal.user_id if principal and principal.user_id else None,
-            "un": principal.username if principal else username,
-            "bid": principal.bureau_id if principal and principal.bureau_id else None,
-            "role": principal.role if principal else None,
-            "action": action,
-            "ot": object_type,
-            "oid": object_id,
-            "rid": request_id,
-            "addr": client_addr,
-            "outcome": outcome,
-            "status": status_code,
-            "detail": json.dumps(detail or {}, ensure_ascii=False, default=str),
-        },
-    )
+) -> dict[str, Any]:
+    """One audit-log row's columns (the server fills in its time and its place in the chain)."""
+    return {
+        "user_id": principal.user_id if principal and principal.user_id else None,
+        "username": principal.username if principal else username,
+        "bureau_id": principal.bureau_id if principal and principal.bureau_id else None,
+        "role": principal.role if principal else None,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "request_id": request_id,
+        "client_addr": client_addr,
+        "outcome": outcome,
+        "status_code": status_code,
+        "detail": detail or {},
+    }
+
+
+_INSERT_AUDIT = text(
+    "INSERT INTO audit_log (user_id, username, bureau_id, role, action, object_type, "
+    "object_id, request_id, client_addr, outcome, status_code, detail) VALUES (:user_id, "
+    ":username, :bureau_id, :role, :action, :object_type, :object_id, :request_id, :client_addr, "
+    ":outcome, :status_code, CAST(:detail AS jsonb))"
+)
+
+
+def record_audit(session: Session, **row: Any) -> None:
+    """Append one row (``audit_row``'s arguments) inside the caller's transaction (the CLI's
+    operator commands use this too)."""
+    values = audit_row(**row)
+    values["detail"] = json.dumps(values["detail"], ensure_ascii=False, default=str)
+    session.execute(_INSERT_AUDIT, values)
 
 
 def route_of(request: Request) -> tuple[str, str | None, str | None]:

@@ -20,9 +20,7 @@ from ledger.domain import (
     AccountKind,
     PostingLine,
     UnbalancedEntry,
-    canonical_entry,
     check_balanced,
-    entry_hash,
     period_of,
     reversal_lines,
 )
@@ -51,6 +49,57 @@ class PostedEntry:
         }
 
 
+@dataclass(frozen=True)
+class PostingWork:
+    """A write that is one journal entry, given as data. Run as a unit of work's ``work`` it
+    posts the entry with ``post_entry`` and answers ``PostedEntry.as_dict()``; a group poster
+    instead hands many of them to the server's ``journal_post_group`` in one call, which does the
+    same steps (migration 0023)."""
+
+    kind: str
+    lines: tuple[PostingLine, ...]
+    created_by: str
+    effective_date: date | None = None
+    memo: str = ""
+    document_type: str | None = None
+    document_id: str | None = None
+    reverses_id: int | None = None
+    payload_digest: str | None = None
+
+    def __call__(self, session: Session) -> dict[str, Any]:
+        return post_entry(
+            session,
+            kind=self.kind,
+            lines=self.lines,
+            created_by=self.created_by,
+            effective_date=self.effective_date,
+            memo=self.memo,
+            document_type=self.document_type,
+            document_id=self.document_id,
+            reverses_id=self.reverses_id,
+            payload_digest=self.payload_digest,
+        ).as_dict()
+
+    def server_entry(self) -> dict[str, Any]:
+        """The entry as ``journal_post_group`` takes it; raises what ``post_entry`` would
+        refuse before the database (so that write takes the ordinary path)."""
+        check_balanced(self.lines)
+        effective_date = self.effective_date or date.today()
+        return {
+            "kind": self.kind,
+            "memo": self.memo,
+            "effective_date": effective_date.isoformat(),
+            "period": period_of(effective_date),
+            "document_type": self.document_type,
+            "document_id": self.document_id,
+            "reverses_id": self.reverses_id,
+            "payload_digest": self.payload_digest,
+            "created_by": self.created_by,
+            "created_at": datetime.now(UTC).isoformat(),
+            **line_arrays(self.lines),
+        }
+
+
 def post_entry(
     session: Session,
     *,
@@ -70,128 +119,72 @@ def post_entry(
     except UnbalancedEntry as exc:
         raise ValidationFailed(str(exc), [{"field": "postings", "reason": str(exc)}]) from exc
     effective_date = effective_date or date.today()
-    period = period_of(effective_date)
-    keys = sorted({(ln.jurisdiction, ln.fund, ln.kind.value) for ln in lines})
-    accounts, closed, head = _lock_accounts(session, keys, period)
-    if closed:
+    created_at = datetime.now(UTC)
+    params = {
+        "kind": kind,
+        "memo": memo,
+        "ed": effective_date,
+        "period": period_of(effective_date),
+        "dt": document_type,
+        "did": document_id,
+        "rev": reverses_id,
+        "pd": payload_digest,
+        "by": created_by,
+        "at": created_at,
+        **line_arrays(lines),
+    }
+    row = _journal_post(session, params)
+    if row.outcome == "missing":  # first use of a (jurisdiction, fund): make its chart, post again
+        ensure_charts(session, {(ln.jurisdiction, ln.fund) for ln in lines})
+        row = _journal_post(session, params)
+    if row.outcome == "closed":
         raise PeriodClosed(
-            f"fiscal period {period} is closed: a correction goes into the open period and "
-            "names what it corrects",
+            f"fiscal period {params['period']} is closed: a correction goes into the open period "
+            "and names what it corrects",
             [{"field": "effective_date", "reason": "period closed"}],
         )
-    if len(accounts) < len(keys):  # first use of a (jurisdiction, fund): make its chart, then lock
-        ensure_charts(session, {(ln.jurisdiction, ln.fund) for ln in lines})
-        accounts, _, head = _lock_accounts(session, keys, period)
-    if head is None:  # an account kind no chart has: the head was not taken
+    if row.outcome == "missing":  # an account kind no chart has
         raise ValidationFailed(
             "a posting names an account that does not exist",
             [{"field": "postings", "reason": "no such account"}],
         )
-    _check_special_cash(lines, accounts)
-
-    # The chain head was locked after the accounts and is held for the insert and the commit.
-    entry_id, prev = head.head_seq + 1, head.head_hash
-    created_at = datetime.now(UTC)
-    digest = entry_hash(
-        canonical_entry(
-            entry_id=entry_id,
-            prev_hash=prev,
-            kind=kind,
-            memo=memo,
-            effective_date=effective_date,
-            document_type=document_type,
-            document_id=document_id,
-            reverses_id=reverses_id,
-            payload_digest=payload_digest,
-            created_by=created_by,
-            created_at=created_at,
-            lines=lines,
+    if row.outcome == "insufficient":
+        raise InsufficientFunds(
+            f"special cash of {row.short_jurisdiction}/{row.short_fund} holds "
+            f"{fen_to_str(row.short_balance)}, {fen_to_str(-row.short_change)} is needed",
+            [{"field": "amount", "reason": "exceeds the special account balance"}],
         )
+    return PostedEntry(
+        row.entry_id, row.entry_hash, row.prev_hash, kind, effective_date, created_at
     )
+
+
+_JOURNAL_POST = text(
+    "SELECT * FROM journal_post(:kind, :memo, :ed, :period, :dt, :did, :rev, :pd, :by, :at, "
+    "CAST(:jurisdictions AS text[]), CAST(:funds AS text[]), CAST(:kinds AS text[]), "
+    "CAST(:sides AS text[]), CAST(:amounts AS bigint[]))"
+)
+
+
+def line_arrays(lines: Sequence[PostingLine]) -> dict[str, list[Any]]:
+    """An entry's lines as the server's functions take them: one array per column."""
+    return {
+        "jurisdictions": [ln.jurisdiction for ln in lines],
+        "funds": [ln.fund for ln in lines],
+        "kinds": [ln.kind.value for ln in lines],
+        "sides": [ln.side for ln in lines],
+        "amounts": [ln.amount_fen for ln in lines],
+    }
+
+
+def _journal_post(session: Session, params: dict[str, Any]) -> Any:
+    """One call of the server's ``journal_post`` (migration 0023): the accounts locked in id
+    order, then the chain head; the period and special-cash tests; the entry hashed over
+    ``canonical_entry``'s bytes, chained and inserted with its postings. Every trigger fires."""
     try:
-        session.execute(
-            text(
-                "WITH entry AS (INSERT INTO journal_entry (id, kind, memo, effective_date, period, "
-                "document_type, document_id, reverses_id, payload_digest, created_by, created_at, "
-                "prev_hash, hash) VALUES (:id, :kind, :memo, :ed, :period, :dt, :did, :rev, :pd, :by, "
-                ":at, :prev, :hash) RETURNING id) "
-                "INSERT INTO posting (entry_id, account_id, side, amount_fen) "
-                "SELECT entry.id, a, s, m FROM entry, unnest(CAST(:a AS bigint[]), CAST(:s AS text[]), "
-                "CAST(:m AS bigint[])) AS t(a, s, m)"
-            ),
-            {
-                "id": entry_id,
-                "kind": kind,
-                "memo": memo,
-                "ed": effective_date,
-                "period": period,
-                "dt": document_type,
-                "did": document_id,
-                "rev": reverses_id,
-                "pd": payload_digest,
-                "by": created_by,
-                "at": created_at,
-                "prev": prev,
-                "hash": digest,
-                "a": [accounts[(ln.jurisdiction, ln.fund, ln.kind.value)].id for ln in lines],
-                "s": [ln.side for ln in lines],
-                "m": [ln.amount_fen for ln in lines],
-            },
-        )
+        return session.execute(_JOURNAL_POST, params).one()
     except IntegrityError as exc:
         raise translate_db_error(exc) from exc
-    return PostedEntry(entry_id, digest, prev, kind, effective_date, created_at)
-
-
-def _lock_accounts(
-    session: Session, keys: list[tuple[str, str, str]], period: str
-) -> tuple[dict[tuple[str, str, str], Any], bool, Any]:
-    """Lock the touched accounts in id order, then the chain head, in one round trip that also
-    reads the period: (accounts, period closed, head). The head's scan waits for the accounts'
-    (its condition needs them all), so the lock order is accounts, then head; while an account
-    is missing the head is not taken (head is None): its chart is made first, then this runs
-    again."""
-    rows = session.execute(
-        text(
-            "WITH acc AS (SELECT id, jurisdiction_code, fund_code, kind, balance_fen FROM account "
-            "WHERE (jurisdiction_code, fund_code, kind) IN (SELECT * FROM unnest("
-            "CAST(:js AS text[]), CAST(:fs AS text[]), CAST(:ks AS text[]))) "
-            "ORDER BY id FOR UPDATE), "
-            "head AS (SELECT seq, hash FROM chain_head WHERE (SELECT count(*) FROM acc) = :n "
-            "FOR UPDATE) "
-            "SELECT acc.*, head.seq AS head_seq, head.hash AS head_hash, "
-            "EXISTS (SELECT 1 FROM fiscal_period_close WHERE period >= :period) AS closed "
-            "FROM (SELECT 1) one LEFT JOIN head ON true LEFT JOIN acc ON true"
-        ),
-        {
-            "js": [k[0] for k in keys],
-            "fs": [k[1] for k in keys],
-            "ks": [k[2] for k in keys],
-            "period": period,
-            "n": len(keys),
-        },
-    ).all()
-    accounts = {(r.jurisdiction_code, r.fund_code, r.kind): r for r in rows if r.id is not None}
-    head = rows[0] if rows[0].head_seq is not None else None
-    return accounts, bool(rows[0].closed), head
-
-
-def _check_special_cash(
-    lines: Sequence[PostingLine], accounts: dict[tuple[str, str, str], Any]
-) -> None:
-    delta: dict[tuple[str, str, str], int] = {}
-    for ln in lines:
-        if ln.kind is AccountKind.special_cash:
-            k = (ln.jurisdiction, ln.fund, ln.kind.value)
-            delta[k] = delta.get(k, 0) + (ln.amount_fen if ln.side == "D" else -ln.amount_fen)
-    for k, d in delta.items():
-        balance = accounts[k].balance_fen
-        if balance + d < 0:
-            raise InsufficientFunds(
-                f"special cash of {k[0]}/{k[1]} holds {fen_to_str(balance)}, "
-                f"{fen_to_str(-d)} is needed",
-                [{"field": "amount", "reason": "exceeds the special account balance"}],
-            )
 
 
 def translate_db_error(exc: DBAPIError) -> Exception:
@@ -444,12 +437,14 @@ def special_cash(session: Session, jurisdiction: str, fund: str) -> int:
 
 __all__ = [
     "PostedEntry",
+    "PostingWork",
     "account_journal",
     "balances",
     "close_period",
     "entry_lines",
     "get_entry",
     "in_subtree",
+    "line_arrays",
     "post_entry",
     "reverse_entry",
     "special_cash",

@@ -79,12 +79,13 @@ def test_a_refused_write_in_a_group_leaves_the_others_posted_and_the_chain_gaple
     assert report.ok, report.problems
 
 
+@pytest.mark.parametrize("mode", ["", "entries"])
 def test_a_kill_of_the_poster_mid_group_loses_no_acknowledged_write_and_applies_none_twice(
-    engine: Engine, session: Session, db_url: str
+    engine: Engine, session: Session, db_url: str, mode: str
 ) -> None:
-    n = 300
+    n = 3000 if mode else 300  # entries go to the server many at a time, and fast
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.ledger.poster_child", db.app_url(db_url), str(n)],
+        [sys.executable, "-m", "tests.ledger.poster_child", db.app_url(db_url), str(n), mode],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
@@ -109,7 +110,7 @@ def test_a_kill_of_the_poster_mid_group_loses_no_acknowledged_write_and_applies_
     assert len(entries_of([f"k{i}" for i in range(n)])) < n  # the kill came before the end
     session.commit()
     for i in range(n):  # every client retries with its key
-        write(engine, None, f"k{i}")
+        write(engine, None, f"k{i}", bool(mode))
     assert entries_of([f"k{i}" for i in range(n)]) == {f"k{i}": 1 for i in range(n)}
     report = verify(session)
     assert report.ok, report.problems
@@ -130,3 +131,84 @@ def test_writes_of_one_group_each_stage_in_their_own_temporary_tables(engine: En
     assert [f.result(timeout=30).body for f in futures] == [{"n": 1}] * 3
     poster.close()
     assert poster.groups == 1
+
+
+def _entry(amount: int, memo: str = "") -> service.PostingWork:
+    return service.PostingWork(
+        kind="transfer",
+        lines=tuple(transfer_lines("440000", "440100", FUND, amount)),
+        created_by="t",
+        memo=memo,
+    )
+
+
+def test_entries_posted_in_one_server_call_are_answered_as_one_at_a_time(
+    engine: Engine, session: Session
+) -> None:
+    """Writes that are one entry each go to the server's ``journal_post_group`` together; a
+    refusal, a replay and a reused key among them are answered exactly as the ordinary path
+    answers them, and what is kept (keys, answers, audit rows) is what that path keeps."""
+    fund_chain(session, FUND, {"440000": 1_000})
+    session.commit()
+    first = session.execute(text("SELECT seq FROM chain_head")).scalar_one()
+    alone = _uow(engine).run(  # the ordinary path, for comparison
+        _entry(100, "alone"), operation="transfer", key="a0", body={"n": 0}, status_code=201
+    )
+    poster = GroupPoster(engine, start=False)
+    plan = [  # (work, key, body)
+        (_entry(300), "g0", {"n": 1}),
+        (_entry(5_000), "g1", {"n": 2}),  # more than the province holds: refused
+        (_entry(200), "g2", {"n": 3}),
+        (_entry(300), "g0", {"n": 1}),  # the same request again: the first answer
+        (_entry(300), "g2", {"n": 9}),  # the key of another request: refused
+        (_entry(100), "g3", {"n": 4}),
+    ]
+    futures = [
+        poster.submit(_uow(engine, poster), work, operation="transfer", key=key, body=body,
+                      status_code=201)
+        for work, key, body in plan
+    ]  # fmt: skip
+    poster.start()
+    with pytest.raises(InsufficientFunds, match="special cash of 440000/urban_minimum_living"):
+        futures[1].result(timeout=30)
+    with pytest.raises(Conflict, match="already used for a different request"):
+        futures[4].result(timeout=30)
+    answers = {i: futures[i].result(timeout=30) for i in (0, 2, 3, 5)}
+    poster.close()
+    assert poster.groups == 1
+    assert poster.server_posted == 3  # g0, g2, g3 in one journal_post_group call
+    assert answers[3].replayed and answers[3].body == answers[0].body
+    assert {a.status_code for a in answers.values()} == {201}
+    ids = [answers[i].body["entry_id"] for i in (0, 2, 5)]
+    assert ids == [first + 2, first + 3, first + 4]  # gapless, in order, after "alone"
+    assert service.special_cash(session, "440000", FUND) == 1_000 - 100 - 300 - 200 - 100
+
+    stored = dict(
+        session.execute(
+            text("SELECT key, response FROM idempotency_record WHERE principal = 'operator:t'")
+        ).all()
+    )
+    assert set(stored) == {"a0", "g0", "g2", "g3"}  # a refusal keeps no key
+    assert stored["g0"] == answers[0].body and stored["a0"] == alone.body
+    assert set(stored["g0"]) == set(alone.body)
+
+    def audit(where: str) -> list[dict[str, Any]]:
+        rows = session.execute(
+            text(
+                "SELECT username, user_id, bureau_id, role, action, object_type, object_id, "
+                f"outcome, status_code, detail FROM audit_log WHERE {where} ORDER BY seq"
+            )
+        ).mappings()
+        return [dict(r) for r in rows]
+
+    accepted = audit("action = 'transfer' AND outcome = 'accepted'")
+    assert len(accepted) == 5  # alone, g0, g2, the replay of g0, g3
+    assert accepted[1] == accepted[0]  # a grouped write's row is the ordinary one's
+    replays = [r for r in accepted if r["detail"].get("replayed")]
+    assert [r["detail"] for r in replays] == [{"operator": "t", "replayed": True}]
+    assert [r["status_code"] for r in audit("action = 'transfer' AND outcome = 'refused'")] == [
+        InsufficientFunds.status_code,
+        Conflict.status_code,
+    ]
+    report = verify(session)
+    assert report.ok, report.problems
