@@ -7,6 +7,7 @@ reads it from the start in pieces of ``PIECE`` bytes.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import tempfile
@@ -15,6 +16,7 @@ from types import TracebackType
 from typing import IO
 
 PIECE = 1 << 20
+BOM = b"\xef\xbb\xbf"
 # A spooled upload stays in memory up to this size, then moves to a temporary file.
 SPOOL_IN_MEMORY = 1 << 20
 
@@ -147,3 +149,74 @@ class _Reader(io.RawIOBase):
         out = self._buf[self._off : self._off + n]
         self._off += len(out)
         return out
+
+
+# ---- which text encoding: one policy for every text file we take (roster, bank returns) -------
+
+
+class NotText(ValueError):
+    """A file that is not text we read: its first bad line, the field and the reason."""
+
+    def __init__(self, reason: str, *, line: int, field: str = "") -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.reason, self.line, self.field = reason, line, field
+
+
+def text_encoding(source: ByteSource) -> tuple[str, int]:
+    """(encoding, BOM bytes to skip): UTF-8 (with or without BOM), else GB18030 (a superset of
+    GBK); a NUL byte means it is no text (UTF-16, a binary). Raises ``NotText`` naming the
+    line. Read in pieces: one pass, two for GB18030."""
+    skip = len(BOM) if source.head(len(BOM)) == BOM else 0
+    utf8_error, nul = first_bad_byte(source.pieces(start=skip), "utf-8", find_nul=True)
+    if nul is not None:
+        line = _line_at(source, 0, skip + nul)
+        raise NotText("contains NUL bytes: not a text file (UTF-16?)", line=line)
+    if utf8_error is None:
+        return "utf-8", skip
+    gb_error, _ = first_bad_byte(source.pieces(start=skip), "gb18030")
+    if gb_error is None:
+        return "gb18030", skip
+    line = _line_at(source, skip, max(utf8_error, gb_error))
+    raise NotText("text is neither UTF-8 nor GBK/GB18030", line=line, field="encoding")
+
+
+def first_bad_byte(
+    pieces: Iterable[bytes], encoding: str, *, find_nul: bool = False
+) -> tuple[int | None, int | None]:
+    """(offset of the first byte ``encoding`` cannot decode, as ``bytes.decode`` of the joined
+    pieces reports it; offset of the first NUL byte when ``find_nul``), None when there is none."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    bad: int | None = None
+    nul: int | None = None
+    pos = 0
+    for piece in pieces:
+        if find_nul and nul is None and b"\x00" in piece:
+            nul = pos + piece.index(b"\x00")
+        if bad is None:
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(piece)
+            except UnicodeDecodeError as exc:
+                bad = pos - len(pending) + exc.start
+        pos += len(piece)
+        if bad is not None and (nul is not None or not find_nul):
+            break
+    if bad is None:
+        pending = decoder.getstate()[0]
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            bad = pos - len(pending) + exc.start
+    return bad, nul
+
+
+def _line_at(source: ByteSource, start: int, offset: int) -> int:
+    """The line number of the byte ``offset`` bytes after ``start``."""
+    newlines = 0
+    pos = 0
+    for piece in source.pieces(start=start):
+        if pos + len(piece) >= offset:
+            return newlines + piece[: offset - pos].count(b"\n") + 1
+        newlines += piece.count(b"\n")
+        pos += len(piece)
+    return newlines + 1

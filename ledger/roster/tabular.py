@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 from stdnum import luhn, numdb
 from stdnum.cn import ric
 
+from ledger.filebytes import ByteSource, NotText, text_encoding
 from ledger.limits import (
     LimitExceeded,
     ParseLimits,
@@ -89,18 +90,11 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _decode(data: bytes) -> str | None:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-        encodings: tuple[str, ...] = ("utf-8",)
-    else:
-        encodings = ("utf-8", "gb18030")
-    for encoding in encodings:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
+def _decode(data: bytes) -> str:
+    """The text of a CSV file, by the one encoding policy of every text file we take
+    (``ledger.filebytes.text_encoding``); raises ``NotText`` naming the line."""
+    encoding, skip = text_encoding(ByteSource.of(data))
+    return data[skip:].decode(encoding)
 
 
 def _csv_records(text: str, limits: ParseLimits) -> Iterator[tuple[int, list[str]]]:
@@ -206,9 +200,10 @@ def _records(
                 raise
             except Exception as exc:  # whatever openpyxl or zipfile cannot read is not a workbook
                 return [], [RowIssue(1, "", f"not a readable XLSX workbook: {exc}", "error")]
-        text = _decode(data)
-        if text is None:
-            return [], [RowIssue(1, "", "file is neither UTF-8 nor GBK/GB18030 text", "error")]
+        try:
+            text = _decode(data)
+        except NotText as exc:
+            return [], [RowIssue(exc.line, exc.field, exc.reason, "error")]
         try:
             return list(_csv_records(text, limits)), []
         except csv.Error as exc:

@@ -8,14 +8,13 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-from ledger.filebytes import ByteSource
+from ledger.filebytes import ByteSource, NotText, text_encoding
 from ledger.limits import LimitExceeded, bounded_lines, parse_limits
 from reconciliation.parsers.columns import FIELD_LABELS, ColumnMap, default_column_map
 from reconciliation.parsers.model import FileRejected, FileSummary, Outcome, ReturnLine
 from reconciliation.parsers.normalise import NAME_DROP, nfkc, parse_amount_fen
 from reconciliation.reasons import classify, result_outcome
 
-_BOM = b"\xef\xbb\xbf"
 _TRAILER_MARKS = ("合计", "总计", "共计", "汇总", "总笔数")
 _NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _COUNT_RES = (
@@ -70,62 +69,11 @@ def stream_physical_lines(pieces: Iterable[str], *, max_chars: int | None = None
 
 
 def sniff_encoding(source: ByteSource) -> tuple[str, int]:
-    """(encoding, BOM bytes to skip): UTF-8 (with or without BOM), else GB18030 (a superset of
-    GBK); else FileRejected naming the line. Read in pieces: one pass, two for GB18030."""
-    skip = len(_BOM) if source.head(len(_BOM)) == _BOM else 0
-    utf8_error, nul = first_bad_byte(source.pieces(start=skip), "utf-8", find_nul=True)
-    if nul is not None:
-        line = _line_at(source, 0, skip + nul)
-        raise FileRejected("contains NUL bytes: not a text file (UTF-16?)", line=line)
-    if utf8_error is None:
-        return "utf-8", skip
-    gb_error, _ = first_bad_byte(source.pieces(start=skip), "gb18030")
-    if gb_error is None:
-        return "gb18030", skip
-    line = _line_at(source, skip, max(utf8_error, gb_error))
-    raise FileRejected("text is neither UTF-8 nor GBK/GB18030", line=line, field="encoding")
-
-
-def first_bad_byte(
-    pieces: Iterable[bytes], encoding: str, *, find_nul: bool = False
-) -> tuple[int | None, int | None]:
-    """(offset of the first byte ``encoding`` cannot decode, as ``bytes.decode`` of the joined
-    pieces reports it; offset of the first NUL byte when ``find_nul``), None when there is none."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    bad: int | None = None
-    nul: int | None = None
-    pos = 0
-    for piece in pieces:
-        if find_nul and nul is None and b"\x00" in piece:
-            nul = pos + piece.index(b"\x00")
-        if bad is None:
-            pending = decoder.getstate()[0]
-            try:
-                decoder.decode(piece)
-            except UnicodeDecodeError as exc:
-                bad = pos - len(pending) + exc.start
-        pos += len(piece)
-        if bad is not None and (nul is not None or not find_nul):
-            break
-    if bad is None:
-        pending = decoder.getstate()[0]
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            bad = pos - len(pending) + exc.start
-    return bad, nul
-
-
-def _line_at(source: ByteSource, start: int, offset: int) -> int:
-    """The line number of the byte ``offset`` bytes after ``start``."""
-    newlines = 0
-    pos = 0
-    for piece in source.pieces(start=start):
-        if pos + len(piece) >= offset:
-            return newlines + piece[: offset - pos].count(b"\n") + 1
-        newlines += piece.count(b"\n")
-        pos += len(piece)
-    return newlines + 1
+    """``ledger.filebytes.text_encoding``, refusing as a bank file is refused."""
+    try:
+        return text_encoding(source)
+    except NotText as exc:
+        raise FileRejected(exc.reason, line=exc.line, field=exc.field) from None
 
 
 def text_pieces(pieces: Iterable[bytes], encoding: str) -> Iterator[str]:

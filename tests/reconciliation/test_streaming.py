@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 import ledger.main  # noqa: F401  (mounts the evidence checks)
 from ledger import filebytes
-from ledger.filebytes import ByteSource
+from ledger.filebytes import ByteSource, first_bad_byte
 from ledger.journal.verify import verify
 from ledger.pii import ChunkRefused, encrypt_bytes
 from reconciliation import filestore
 from reconciliation.filestore import stored_bytes
 from reconciliation.parsers import format_fen
-from reconciliation.parsers.csv_return import first_bad_byte, stream_physical_lines, text_pieces
+from reconciliation.parsers.csv_return import stream_physical_lines, text_pieces
 from reconciliation.service import import_bank_file
 from reconciliation.simulate import write_csv_return
 from tests.factories import make_user
