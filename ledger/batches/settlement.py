@@ -32,6 +32,21 @@ def settle_payouts(session: Session, *, source: str) -> int:
     """Move every payout staged in ``settlement_staging`` to its state, naming the entry that
     booked it (a paid line carries no reason), and record the file line that settled it.
     ``source`` labels the payout events. Returns how many payouts moved."""
+    moved = move_payouts(session, source=source)
+    session.execute(
+        text(
+            "INSERT INTO payout_settlement (payout_id, bank_file_id, line_no, state, entry_id, "
+            "exception_id) SELECT payout_id, bank_file_id, line_no, state, entry_id, exception_id "
+            "FROM settlement_staging ORDER BY line_no NULLS LAST, payout_id"
+        )
+    )
+    session.execute(text("TRUNCATE settlement_staging"))
+    return moved
+
+
+def move_payouts(session: Session, *, source: str) -> int:
+    """The move itself: one set-based UPDATE of every staged payout (``bench.settle_rows``
+    measures it against appending transition rows)."""
     session.execute(text("SELECT set_config('ledger.source', :s, true)"), {"s": source})
     moved = session.execute(
         text(
@@ -43,12 +58,4 @@ def settle_payouts(session: Session, *, source: str) -> int:
             "updated_at = now() FROM settlement_staging s WHERE s.payout_id = p.id"
         )
     )
-    session.execute(
-        text(
-            "INSERT INTO payout_settlement (payout_id, bank_file_id, line_no, state, entry_id, "
-            "exception_id) SELECT payout_id, bank_file_id, line_no, state, entry_id, exception_id "
-            "FROM settlement_staging ORDER BY line_no NULLS LAST, payout_id"
-        )
-    )
-    session.execute(text("TRUNCATE settlement_staging"))
     return int(moved.rowcount or 0)  # type: ignore[attr-defined]
