@@ -442,7 +442,10 @@ class GroupPoster:
         claims its key, posts, records its answer and its audit row in a subtransaction of its
         own. Returns the writes the server did not post cleanly (a replayed key, a refusal, an
         error), with nothing of them kept: they run again one at a time, answered as always."""
-        writes = [sub.entry_write for sub in run]
+        writes: list[dict[str, Any]] = []
+        for sub in run:
+            assert sub.entry_write is not None  # ``_entries_run`` took only these
+            writes.append(sub.entry_write)
         try:
             rows = session.execute(
                 _POST_GROUP, {"w": json.dumps(writes, ensure_ascii=False, default=str)}
@@ -453,20 +456,14 @@ class GroupPoster:
             session.execute(_UNDO_WRITE)
             session.execute(_NEXT_WRITE)
             return list(run)
+        from ledger.journal.service import PostingWork
+
         slow = []
         for sub, row, w in zip(run, rows, writes, strict=True):
-            if row.outcome != "posted" or w is None:
+            if row.outcome != "posted":
                 slow.append(sub)
                 continue
-            entry = w["entry"]
-            body = {
-                "entry_id": row.entry_id,
-                "hash": row.entry_hash,
-                "prev_hash": row.prev_hash,
-                "kind": entry["kind"],
-                "effective_date": entry["effective_date"],
-            }
-            outcomes[id(sub)] = Written(body, w["status"], False)
+            outcomes[id(sub)] = Written(PostingWork.answer(w["entry"], row), w["status"], False)
         return slow
 
 

@@ -59,7 +59,7 @@ async def _spool_limited(request: Request, limit: int) -> ByteSource:
             else:
                 spool.write(chunk)
     except BaseException:
-        spool.file.close()
+        await run_in_threadpool(spool.file.close)
         raise
     return spool.source()
 
@@ -82,8 +82,11 @@ async def uploaded_file(
             "not a multipart form",
             [{"field": "Content-Type", "reason": "multipart bodies are not accepted"}],
         )
-    with await _spool_limited(request, get_settings().max_upload_bytes) as source:
+    source = await _spool_limited(request, get_settings().max_upload_bytes)
+    try:
         yield source
+    finally:  # closing a spool on disk removes its file: off the event loop too
+        await run_in_threadpool(source.close)
 
 
 @router.post(

@@ -173,6 +173,7 @@ BEGIN
             IF w ->> 'key' IS NOT NULL THEN
                 UPDATE idempotency_record
                    SET status_code = (w ->> 'status')::integer,
+                       -- PostedEntry.as_dict(), as the ordinary path records it (a test holds them equal)
                        response = jsonb_build_object(
                            'entry_id', posted.entry_id, 'hash', posted.entry_hash,
                            'prev_hash', posted.prev_hash, 'kind', e ->> 'kind',

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ledger.domain import merkle_root
+from ledger.domain import PERIOD_PATTERN, merkle_root
 from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ledger.payouts import LEAF_COLUMNS, PayoutLine, batch_lines
 
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from ledger.access.service import Principal
     from ledger.journal.verify import VerifyReport
 
-PERIOD_RE = re.compile(r"^[0-9]{4}(0[1-9]|1[0-2])$")
 TABLES = ("payout", "payout_event")
 AWAITING = ("draft", "sent", "failed", "returned")
 """States that leave a period's business open (a failed or returned line awaits its reissue)."""
@@ -78,7 +77,7 @@ def file_name(table: str, period: str) -> str:
 
 
 def _check_period(period: str) -> None:
-    if not PERIOD_RE.match(period):
+    if not re.match(PERIOD_PATTERN, period):
         raise ValidationFailed("period must be YYYYMM", [{"field": "period", "reason": "invalid"}])
 
 

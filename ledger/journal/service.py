@@ -8,7 +8,7 @@ deadlocks; the database re-checks every rule.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -66,38 +66,66 @@ class PostingWork:
     reverses_id: int | None = None
     payload_digest: str | None = None
 
+    def arguments(self) -> dict[str, Any]:
+        """``post_entry``'s arguments."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     def __call__(self, session: Session) -> dict[str, Any]:
-        return post_entry(
-            session,
-            kind=self.kind,
-            lines=self.lines,
-            created_by=self.created_by,
-            effective_date=self.effective_date,
-            memo=self.memo,
-            document_type=self.document_type,
-            document_id=self.document_id,
-            reverses_id=self.reverses_id,
-            payload_digest=self.payload_digest,
-        ).as_dict()
+        return post_entry(session, **self.arguments()).as_dict()
 
     def server_entry(self) -> dict[str, Any]:
-        """The entry as ``journal_post_group`` takes it; raises what ``post_entry`` would
-        refuse before the database (so that write takes the ordinary path)."""
+        """The entry as ``journal_post_group`` takes it (``entry_arguments`` as JSON); raises
+        what ``post_entry`` would refuse before the database (that write takes the ordinary
+        path)."""
         check_balanced(self.lines)
-        effective_date = self.effective_date or date.today()
+        entry = entry_arguments(**self.arguments())
         return {
-            "kind": self.kind,
-            "memo": self.memo,
-            "effective_date": effective_date.isoformat(),
-            "period": period_of(effective_date),
-            "document_type": self.document_type,
-            "document_id": self.document_id,
-            "reverses_id": self.reverses_id,
-            "payload_digest": self.payload_digest,
-            "created_by": self.created_by,
-            "created_at": datetime.now(UTC).isoformat(),
-            **line_arrays(self.lines),
+            **entry,
+            "effective_date": entry["effective_date"].isoformat(),
+            "created_at": entry["created_at"].isoformat(),
         }
+
+    @staticmethod
+    def answer(entry: dict[str, Any], row: Any) -> dict[str, Any]:
+        """``post_entry``'s answer for the ``server_entry`` a group call posted as ``row``."""
+        return PostedEntry(
+            row.entry_id,
+            row.entry_hash,
+            row.prev_hash,
+            entry["kind"],
+            date.fromisoformat(entry["effective_date"]),
+            datetime.fromisoformat(entry["created_at"]),
+        ).as_dict()
+
+
+def entry_arguments(
+    *,
+    kind: str,
+    lines: Sequence[PostingLine],
+    created_by: str,
+    effective_date: date | None = None,
+    memo: str = "",
+    document_type: str | None = None,
+    document_id: str | None = None,
+    reverses_id: int | None = None,
+    payload_digest: str | None = None,
+) -> dict[str, Any]:
+    """An entry as the server's ``journal_post`` takes it (by these names), dated today unless
+    said, made now."""
+    effective_date = effective_date or date.today()
+    return {
+        "kind": kind,
+        "memo": memo,
+        "effective_date": effective_date,
+        "period": period_of(effective_date),
+        "document_type": document_type,
+        "document_id": document_id,
+        "reverses_id": reverses_id,
+        "payload_digest": payload_digest,
+        "created_by": created_by,
+        "created_at": datetime.now(UTC),
+        **line_arrays(lines),
+    }
 
 
 def post_entry(
@@ -118,21 +146,17 @@ def post_entry(
         check_balanced(lines)
     except UnbalancedEntry as exc:
         raise ValidationFailed(str(exc), [{"field": "postings", "reason": str(exc)}]) from exc
-    effective_date = effective_date or date.today()
-    created_at = datetime.now(UTC)
-    params = {
-        "kind": kind,
-        "memo": memo,
-        "ed": effective_date,
-        "period": period_of(effective_date),
-        "dt": document_type,
-        "did": document_id,
-        "rev": reverses_id,
-        "pd": payload_digest,
-        "by": created_by,
-        "at": created_at,
-        **line_arrays(lines),
-    }
+    params = entry_arguments(
+        kind=kind,
+        lines=lines,
+        created_by=created_by,
+        effective_date=effective_date,
+        memo=memo,
+        document_type=document_type,
+        document_id=document_id,
+        reverses_id=reverses_id,
+        payload_digest=payload_digest,
+    )
     row = _journal_post(session, params)
     if row.outcome == "missing":  # first use of a (jurisdiction, fund): make its chart, post again
         ensure_charts(session, {(ln.jurisdiction, ln.fund) for ln in lines})
@@ -155,12 +179,18 @@ def post_entry(
             [{"field": "amount", "reason": "exceeds the special account balance"}],
         )
     return PostedEntry(
-        row.entry_id, row.entry_hash, row.prev_hash, kind, effective_date, created_at
+        row.entry_id,
+        row.entry_hash,
+        row.prev_hash,
+        kind,
+        params["effective_date"],
+        params["created_at"],
     )
 
 
 _JOURNAL_POST = text(
-    "SELECT * FROM journal_post(:kind, :memo, :ed, :period, :dt, :did, :rev, :pd, :by, :at, "
+    "SELECT * FROM journal_post(:kind, :memo, :effective_date, :period, :document_type, "
+    ":document_id, :reverses_id, :payload_digest, :created_by, :created_at, "
     "CAST(:jurisdictions AS text[]), CAST(:funds AS text[]), CAST(:kinds AS text[]), "
     "CAST(:sides AS text[]), CAST(:amounts AS bigint[]))"
 )
