@@ -39,6 +39,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "failed": ("reissued",),
     "returned": ("reissued",),
 }
+LIVE_STATES = ("draft", "sent", "paid")
+"""The states in which a payout is a person's one live payout for its fund and period (the
+database keeps them in ``payout_live``); a failed or returned line leaves them to be reissued."""
 DISCLOSED_STATES = ("sent", "paid")
 """The states a disclosure prints (and whose proof the public may fetch)."""
 

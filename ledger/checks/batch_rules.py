@@ -21,7 +21,6 @@ from ledger.money import fen_to_str
 from ledger.registers.service import current_snapshot_sql
 from ledger.roster.service import entitled_sql
 
-LIVE = "('draft','sent','paid')"
 MINIMUM_LIVING = ("urban_minimum_living", "rural_minimum_living")
 DESTITUTE = ("urban_destitute_support", "rural_destitute_support")
 
@@ -56,8 +55,9 @@ def same_person_twice(session: Session, batch: BatchScope, candidates: str) -> l
     rows = session.execute(
         text(
             f"SELECT c.household_id, c.period, p.id AS payout_id, p.batch_id, p.county_code "
-            f"FROM {candidates} c JOIN payout p ON p.person_key = c.person_key "
-            f"AND p.fund_code = :fund AND p.period = c.period AND p.state IN {LIVE} "
+            f"FROM {candidates} c JOIN payout_live l ON l.person_key = c.person_key "
+            "AND l.fund_code = :fund AND l.period = c.period "
+            "JOIN payout p ON p.id = l.payout_id AND p.period = l.period "
             "ORDER BY c.household_id"
         ),
         {"fund": batch.fund},
@@ -120,8 +120,9 @@ def exclusive_programs(session: Session, batch: BatchScope) -> list[Finding]:
         f"  FROM payout p JOIN ({entitled}) r ON r.person_key = p.person_key "
         "  WHERE p.batch_id = :b "
         "  UNION SELECT p.id, p.seq, p.household_id, q.fund_code, q.county_code FROM payout p "
-        "  JOIN x ON true JOIN payout q ON q.person_key = p.person_key AND q.fund_code = x.other "
-        f"  AND q.period = p.period AND q.state IN {LIVE} WHERE p.batch_id = :b) "
+        "  JOIN x ON true JOIN payout_live l ON l.person_key = p.person_key "
+        "  AND l.fund_code = x.other AND l.period = p.period "
+        "  JOIN payout q ON q.id = l.payout_id AND q.period = l.period WHERE p.batch_id = :b) "
         "SELECT h.*, f.name AS other_name FROM hits h JOIN fund f ON f.code = h.other "
         "ORDER BY h.seq, h.other",
     )
