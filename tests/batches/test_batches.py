@@ -26,6 +26,7 @@ from tests.roster.helpers import (
     county,
     csv_of,
     release,
+    return_file,
     rows,
     upload,
 )
@@ -87,9 +88,9 @@ def test_build_then_release_by_a_second_person(client, session):
     assert report.ok, report.problems
 
 
-def test_a_release_is_booked_on_the_day_given(client, session):
-    """A release recorded on a given day is booked on it; a day of a closed period is refused,
-    and nothing moves."""
+def test_a_release_and_its_bank_answer_are_booked_on_the_days_given(client, session):
+    """A release recorded on a given day, and the bank's answer on its value date, are booked on
+    those days; a day of a closed period is refused, and nothing moves."""
     c = county(session)
     assert upload(client, c, csv_of(rows(c.code, 3))).status_code == 201
     batch = build(client, c).json()
@@ -102,6 +103,20 @@ def test_a_release_is_booked_on_the_day_given(client, session):
     reply = client.post(path, headers=c.checker.write(), json={"effective_date": "2024-03-20"})
     assert reply.status_code == 200, reply.text
     assert get_entry(session, reply.json()["entry_id"])["effective_date"] == date(2024, 3, 20)
+
+    def answer(day: str):
+        return client.post(
+            "/bank-files",
+            content=return_file(session, batch["id"], fail=1),
+            headers=c.bank.write(),
+            params={"batch_id": batch["id"], "value_date": day},
+        )
+
+    assert answer("2024-02-28").json()["error"]["code"] == "period_closed"
+    answered = answer("2024-03-21")
+    assert answered.status_code == 201, answered.text
+    (entry_id,) = answered.json()["entries"]
+    assert get_entry(session, entry_id)["effective_date"] == date(2024, 3, 21)
     assert verify(session).ok
 
 
