@@ -22,7 +22,7 @@ from ledger.acting import CommandWrite, acting, read
 from ledger.batches import routes as batch_routes
 from ledger.batches import service as batch_service
 from ledger.batches.instruction_files import write_instruction_csv, write_pain001
-from ledger.batches.models import Acknowledgement, BatchCreate
+from ledger.batches.models import Acknowledgement, BatchCreate, Release
 from ledger.config import get_settings
 from ledger.db import session_scope
 from ledger.documents import routes as doc_routes
@@ -607,12 +607,13 @@ def batch_acknowledge(
 
 
 @batches_app.command("release")
-def batch_release(batch_id: int, as_json: JsonOpt = False) -> None:
+def batch_release(batch_id: int, effective_date: DateOpt = None, as_json: JsonOpt = False) -> None:
     """Release the batch: a second civil-affairs user; posts and sends every line."""
     user = acting()
+    request = body(Release, effective_date=effective_date) if effective_date else None
     write = CommandWrite(user, "cli:batches release")
     with console.status(f"releasing batch {batch_id}…"):
-        result = read(lambda s: batch_routes.release(batch_id, s, user, write))
+        result = read(lambda s: batch_routes.release(batch_id, s, user, write, request))
     show(result, as_json=as_json, title=f"batch {batch_id} released")
 
 

@@ -6,6 +6,7 @@ the shared ``DemoContext`` and returns the figures it wants in ``summary.json``.
 
 from __future__ import annotations
 
+import calendar
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -51,9 +52,11 @@ class DemoContext:
     size: int
     counties: list[str]
     period: str
-    effective_date: date
+    effective_date: date  # the day the month's money is dated: in ``period`` (``demo_day``)
     tag: str
     create_app: Callable[..., Any]
+    # The wall clock's day: what registers and complaints record happened (never a future day).
+    today: date = field(default_factory=date.today)
     summary: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=dict)  # role@jurisdiction[#n] -> username
@@ -127,6 +130,14 @@ def next_demo_period(engine: Engine, today: date) -> tuple[str, str | None]:
         return this_month, None
     latest = str(latest).strip()
     return max(this_month, shift_period(latest, 1)), latest
+
+
+def demo_day(period: str, today: date) -> date:
+    """The day a demo month's documents, releases and settlements are dated: today in this
+    month; in a later month (a rerun continuing the books) the same day of that month, clamped
+    to its length, so everything the demo does for ``period`` is dated in ``period``."""
+    year, month = int(period[:4]), int(period[4:])
+    return date(year, month, min(today.day, calendar.monthrange(year, month)[1]))
 
 
 def drop_schema(owner: Engine) -> None:
@@ -347,7 +358,7 @@ def stage_corrections(ctx: DemoContext) -> dict[str, Any]:
         f"/entries/{posted['entry_ids'][0]}/reversal",
         user=maker,
         key=f"reverse-{wrong['id']}",
-        json={"reason": "重复拨付，予以冲销"},
+        json={"reason": "重复拨付，予以冲销", "effective_date": ctx.effective_date.isoformat()},
     ).json()
     approved = ctx.call(
         "POST",
@@ -368,9 +379,9 @@ def stage_corrections(ctx: DemoContext) -> dict[str, Any]:
 
 
 def stage_close_period(ctx: DemoContext) -> dict[str, Any]:
-    """The province closes the month before today's: releases and settlements are dated today,
-    so a later demo month (a rerun continuing the books) leaves today's month open."""
-    previous = shift_period(period_of(ctx.effective_date), -1)
+    """The province closes the month before the demo's: everything after this stage is dated in
+    the demo's month, and the database would refuse anything dated in the closed one."""
+    previous = shift_period(ctx.period, -1)
     reply = ctx.call(
         "POST",
         "/periods/close",
@@ -433,7 +444,7 @@ CORE_STAGES = [
         stage_corrections,
         "a mistaken allocation reversed: drafted by one user, approved by another",
     ),
-    Stage("closed", stage_close_period, "the province closes last month"),
+    Stage("closed", stage_close_period, "the province closes the month before"),
 ]
 FINAL_STAGES = [Stage("books", stage_books, "trial balances of the province and the tree")]
 
@@ -495,7 +506,8 @@ def run_demo(
         size=size,
         counties=_county_list(counties),
         period=period,
-        effective_date=today,
+        effective_date=demo_day(period, today),
+        today=today,
         tag=f"d{int(time.time()) % 10**8:08d}",
         create_app=create_app,
     )

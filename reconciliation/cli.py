@@ -6,6 +6,7 @@ of this machine imports a file as received (the bank told by the file or ``--ban
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -42,6 +43,9 @@ def import_file(
     batch: Annotated[int | None, typer.Option(help="The batch the file answers")] = None,
     county: Annotated[str | None, typer.Option(help="camt.053: county of the account")] = None,
     fund: Annotated[str | None, typer.Option(help="camt.053: fund of the account")] = None,
+    value_date: Annotated[
+        date | None, typer.Option(help="Return files: the day the bank paid; default today")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Store FILE as received and settle the payouts it answers, in one transaction."""
@@ -52,7 +56,7 @@ def import_file(
                 answer = routes.import_bank_file_as(
                     CommandWrite(user, "cli:bank-files import"),
                     user=user, data=data, batch_id=batch, county=county, fund=fund,
-                    filename=file.name,
+                    filename=file.name, value_date=value_date,
                 )  # fmt: skip
             assert isinstance(answer, BankFilePublic)  # a command imports inline, never as a job
             result = answer
@@ -76,6 +80,7 @@ def import_file(
                             fund=fund,
                             filename=file.name,
                             progress=progress,
+                            value_date=value_date,
                         ),
                     )
                 )

@@ -46,6 +46,9 @@ def stage_reconciled(ctx: DemoContext) -> dict[str, Any]:
     if not batches:
         return {"batches": 0}
     out.mkdir(parents=True, exist_ok=True)
+    # The banks answer, and the late return comes back, on the demo month's day: the files say
+    # so and the settlements are booked on it (a later day could fall outside the month).
+    answered = dt.datetime.combine(ctx.effective_date, dt.time(17, 0))
     totals: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
     late: SimLine | None = None
@@ -71,7 +74,7 @@ def stage_reconciled(ctx: DemoContext) -> dict[str, Any]:
         if b.bank_code == CSV_BANK:
             data, name = write_csv_return(sim, encoding="gbk"), f"batch{b.id}_huipan.csv"
         else:
-            data = write_pain002(f"B{b.id}", sim, only_rejected=False)
+            data = write_pain002(f"B{b.id}", sim, only_rejected=False, created=answered)
             name = f"batch{b.id}_pain002.xml"
         (out / name).write_bytes(data)
         reply = _upload(ctx, b.bank_code, data, name, b.id)
@@ -93,9 +96,7 @@ def stage_reconciled(ctx: DemoContext) -> dict[str, Any]:
                 )
                 late_bank = b.bank_code
     if late is not None:
-        data = write_camt054_returns(
-            "DEMO-SPECIAL", [late], ctx.effective_date + dt.timedelta(days=7)
-        )
+        data = write_camt054_returns("DEMO-SPECIAL", [late], ctx.effective_date, created=answered)
         (out / "late_return_camt054.xml").write_bytes(data)
         reply = _upload(ctx, late_bank, data, "late_return_camt054.xml", None)
         totals["returned"] += reply["counts"].get("returned", 0)
@@ -110,7 +111,7 @@ def stage_reconciled(ctx: DemoContext) -> dict[str, Any]:
 
 
 def _upload(ctx: DemoContext, bank: str, data: bytes, name: str, batch_id: int | None) -> Any:
-    params: dict[str, Any] = {"filename": name}
+    params: dict[str, Any] = {"filename": name, "value_date": ctx.effective_date.isoformat()}
     if batch_id is not None:
         params["batch_id"] = batch_id
     return ctx.call(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ def run_bank_file_import(
             fund=params["fund"],
             filename=params["filename"],
             progress=progress,
+            value_date=date.fromisoformat(day) if (day := params.get("value_date")) else None,
         )
         return BankFilePublic.of(result).model_dump(mode="json")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -116,6 +117,13 @@ def upload_bank_file(
     county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="camt.053 only")] = None,
     fund: Annotated[str | None, Query(description="camt.053 only")] = None,
     filename: Annotated[str, Query(max_length=200)] = "",
+    value_date: Annotated[
+        date | None,
+        Query(
+            description="return files: the day the bank paid or returned the lines, the date of "
+            "the settlement entries, in an open period (default today)"
+        ),
+    ] = None,
 ) -> BankFilePublic | JSONResponse:
     """Upload a return file (CSV 回盘, pain.002, camt.054) or a camt.053 statement, as received.
 
@@ -130,6 +138,7 @@ def upload_bank_file(
         county=county,
         fund=fund,
         filename=filename,
+        value_date=value_date,
     )
 
 
@@ -142,11 +151,14 @@ def import_bank_file_as(
     county: str | None = None,
     fund: str | None = None,
     filename: str = "",
+    value_date: date | None = None,
 ) -> BankFilePublic | JSONResponse:
     """A bank's file imported by its bank user (the route's and ``ledger bank-files import``)."""
     require_role(user, "bank")
     data = ByteSource.of(data)
     body = {"sha256": data.sha256, "batch_id": batch_id, "county": county}
+    if value_date is not None:
+        body["value_date"] = value_date.isoformat()
     if isinstance(write, RequestWrite) and queues(data.size):  # a large upload: a job answers
         params = {
             "principal": asdict(user),
@@ -154,6 +166,7 @@ def import_bank_file_as(
             "county": county,
             "fund": fund,
             "filename": filename,
+            "value_date": value_date.isoformat() if value_date else None,
         }
         queued = queue_upload(
             write,
@@ -176,6 +189,7 @@ def import_bank_file_as(
                 county=county,
                 fund=fund,
                 filename=filename,
+                value_date=value_date,
             )
         ).model_dump(mode="json"),
         operation="bank_file.upload",

@@ -78,6 +78,7 @@ def import_bank_file(
     fund: str | None = None,
     filename: str = "",
     progress: ProgressFn | None = None,
+    value_date: date | None = None,
 ) -> dict[str, Any]:
     """Store a bank file as received and apply it, or return the first import of the same bytes.
 
@@ -85,6 +86,8 @@ def import_bank_file(
     own batches can be touched); the CLI passes ``bank_code`` or lets the file tell it. Raises
     ValidationFailed (nothing applied) naming the line and the reason. ``progress(done, total)``
     is told the lines read (the total of a CSV file is its line count; of XML, unknown).
+    ``value_date`` is the day a return file's settlement entries are dated (the day the bank
+    paid or returned the lines; default today): never a day of a closed period.
 
     ``data`` is read in pieces, pass by pass (hash, encoding, parse, store), never whole: give
     a seekable file (a spooled upload) for a large one.
@@ -112,7 +115,13 @@ def import_bank_file(
             check_totals(parsed)
     except FileRejected as exc:
         raise _rejected(exc) from None
+    if value_date is not None and parsed.summary.kind == "camt.053":
+        raise ValidationFailed(
+            "a statement books nothing: its dates are its own; a value date is for return files",
+            [{"field": "value_date", "reason": "not for camt.053"}],
+        )
     ctx = _FileContext(session, source=source, parsed=parsed, uploaded_by=uploaded_by)
+    ctx.value_date = value_date
     ctx.principal = principal
     ctx.bank_code = bank_code
     ctx.filename = filename
@@ -144,6 +153,7 @@ class _FileContext:
         self.filename = ""
         self.foreign_currency: FileRejected | None = None
         self.progress: ProgressFn | None = None
+        self.value_date: date | None = None  # of the settlement entries; None: today
         self.file_id = int(session.execute(text("SELECT nextval('bank_file_id_seq')")).scalar_one())
 
     # -- helpers -------------------------------------------------------------------------------
@@ -544,6 +554,7 @@ class _FileContext:
                     suspense_fen=b.get("suspense", 0),
                 ),
                 created_by=self.uploaded_by,
+                effective_date=self.value_date,
                 memo=memo,
                 document_type="bank_file",
                 document_id=str(self.file_id),

@@ -10,8 +10,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from ledger.access.sessions import check_password
-from ledger.demo import DEMO_PASSWORD, run_demo
+from ledger.demo import DEMO_PASSWORD, run_demo, shift_period
+from ledger.figures import flow_figures
+from ledger.jurisdictions.catalog import PROVINCE
 from ledger.main import DEMO_STAGES, create_app
+from reports.data import audit_data
+from reports.scope import period_end, report_scope
 
 
 def test_whole_month(engine: Engine, tmp_path: Path) -> None:
@@ -69,6 +73,55 @@ def test_whole_month(engine: Engine, tmp_path: Path) -> None:
     bundle = tmp_path / evidence["bundle"]["file"]
     assert bundle.name == f"audit-bundle-{summary['report']['county']}.zip" and bundle.exists()
     _trace_from_the_province(engine, summary["report"]["fund"], summary["period"])
+
+
+def test_a_continued_month_is_booked_in_that_month(engine: Engine, tmp_path: Path) -> None:
+    """Run again on the same books, the demo pays the next month and dates that month's money in
+    it (documents in its fiscal year, releases, settlements), after closing the month before: the
+    continued month's audit shows its own funds, spending and execution rate."""
+
+    def run(n: int) -> dict[str, object]:
+        return run_demo(stages=DEMO_STAGES, out=tmp_path / str(n), size=3, counties=2,
+                        until=None, create_app=create_app, engine=engine)  # fmt: skip
+
+    def latest(s: Session) -> tuple[int, int]:
+        sql = "SELECT (SELECT max(id) FROM journal_entry), (SELECT max(id) FROM fund_document)"
+        return tuple(s.execute(text(sql)).one())  # type: ignore[return-value]
+
+    first = run(1)["period"]
+    with Session(engine) as s:
+        entry_id, document_id = latest(s)
+    again = run(2)
+    period = str(again["period"])
+    assert period == shift_period(str(first), 1) and again["continued_from"] == first
+    assert again["verify"]["ok"], again["verify"]  # type: ignore[index]
+    with Session(engine) as s:
+        # The audit PDF's summary figures of the continued month (the year to its report date).
+        audit, _ = audit_data(s, report_scope(s, PROVINCE, period))
+        available = sum(r.available_fen for r in audit.fund_flow)
+        spent = sum(r.spent_fen for r in audit.fund_flow)
+        assert available > 0 and spent > 0 and audit.subtree is not None
+        assert audit.subtree.paid_fen > 0 and audit.subtree.execution_rate is not None
+        assert audit.performance_year == int(period[:4])
+        booked = s.execute(
+            text("SELECT DISTINCT period FROM journal_entry WHERE id > :e"), {"e": entry_id}
+        ).scalars()
+        assert set(booked) == {period}
+        documents = s.execute(
+            text(
+                "SELECT DISTINCT fiscal_year, to_char(effective_date, 'YYYYMM') FROM fund_document "
+                "WHERE id > :d"
+            ),
+            {"d": document_id},
+        ).all()
+        assert documents == [(int(period[:4]), period)]
+        # The month's own money, over that month alone: funds arrived, people were paid.
+        start = period_end(period).replace(day=1)
+        month = flow_figures(s, pattern="44%", start=start, end=period_end(period)).values()
+        assert sum(f.own_appropriation for f in month) > 0
+        assert sum(f.paid_to_people for f in month) > 0
+    # Nothing of the month was dated in the month before, which the demo closed.
+    assert again["stages"]["closed"]["closed_period"] == first  # type: ignore[index]
 
 
 def _trace_from_the_province(engine: Engine, fund: str, period: str) -> None:

@@ -126,7 +126,7 @@ def stage_roster(ctx: DemoContext) -> dict[str, Any]:
     planted = {"deaths": 0, "public_payroll": 0, "staff_relatives": 0}
     if len(people) >= 3:
         dead = people[1]
-        died = min(start - dt.timedelta(days=10), dt.date.today())
+        died = min(start - dt.timedelta(days=10), ctx.today)
         planted["deaths"] = _register(
             ctx,
             ca,
@@ -256,7 +256,11 @@ def stage_released(ctx: DemoContext) -> dict[str, Any]:
                 )
                 acknowledged += len(warnings)
             released = ctx.call(
-                "POST", f"/batches/{batch_id}/release", user=checker, key=f"r-{batch_id}"
+                "POST",
+                f"/batches/{batch_id}/release",
+                user=checker,
+                key=f"r-{batch_id}",
+                json={"effective_date": ctx.effective_date.isoformat()},
             ).json()
             banker = ctx.user("bank", bank)
             for ext in ("csv", "xml"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -108,6 +108,16 @@ class AcknowledgedWarning(BaseModel):
 class CheckRun(BaseModel):
     batch_id: int
     findings: dict[str, int]
+
+
+class Release(BaseModel):
+    """A release's optional body: the day it is booked, e.g. a release recorded the day after it
+    was done. The database refuses a day in a closed period."""
+
+    model_config = ConfigDict(extra="forbid")
+    effective_date: date | None = Field(
+        default=None, description="The day of the release entry, in an open period; default today"
+    )
 
 
 class Released(BaseModel):

@@ -24,6 +24,7 @@ from ledger.batches.models import (
     CheckRun,
     FindingPublic,
     PayoutPublic,
+    Release,
     Released,
 )
 from ledger.errors import ERROR_RESPONSES, Conflict, Forbidden, ValidationFailed
@@ -199,14 +200,24 @@ def acknowledge(
 
 
 @router.post("/batches/{batch_id:int}/release", response_model=Released)
-def release(batch_id: int, session: SessionDep, user: CurrentUser, write: Write) -> Released:
+def release(
+    batch_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    write: Write,
+    body: Release | None = None,
+) -> Released:
     """Release by a second civil-affairs user: posts Dr in transit / Cr special cash and sends
-    every line. Refused while a blocking finding or an unacknowledged warning remains."""
+    every line. Refused while a blocking finding or an unacknowledged warning remains. The
+    entry is dated today unless the body names the day (never one in a closed period)."""
     _civil_affairs(user, service.get_batch(session, batch_id))
+    day = body.effective_date if body is not None else None
     result = write.run(
-        lambda s: service.release_batch(s, batch_id=batch_id, released_by=user.username),
+        lambda s: service.release_batch(
+            s, batch_id=batch_id, released_by=user.username, effective_date=day
+        ),
         operation=f"batch_release:{batch_id}",
-        body={"batch_id": batch_id},
+        body={"batch_id": batch_id, **({"effective_date": day} if day else {})},
     )
     return Released(**result, total=fen_to_str(result["total_fen"]))
 

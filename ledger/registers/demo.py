@@ -63,7 +63,9 @@ def stage_notice(ctx: DemoContext) -> dict[str, Any]:
     county, fund, households, every = _paid_households(ctx)
     if not households:
         return {"county": county, "planted": {}}
-    today = ctx.effective_date
+    # Reviews, holdings and complaints happened by today (their registers refuse a future day),
+    # also in a later demo month; the audit judges them as of that month's report date.
+    today = ctx.today
     ids = {person_key(r.id_number): r for rows in demo_rosters(ctx).values() for r in rows}
     civil = ctx.user("civil_affairs", county)
     # the households the cases are planted in (fewer households: one carries several cases)

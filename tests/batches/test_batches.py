@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,7 @@ from ledger.access import service as access
 from ledger.batches.instruction_files import validate_pain001
 from ledger.batches.references import reference_is_valid
 from ledger.domain import AccountKind, pair
-from ledger.journal.service import get_entry, post_entry
+from ledger.journal.service import close_period, get_entry, post_entry
 from ledger.journal.verify import verify
 from tests.roster.helpers import (
     PERIOD,
@@ -25,6 +26,7 @@ from tests.roster.helpers import (
     county,
     csv_of,
     release,
+    return_file,
     rows,
     upload,
 )
@@ -84,6 +86,38 @@ def test_build_then_release_by_a_second_person(client, session):
     assert {(r.state, r.last_entry_id) for r in refs} == {("sent", entry["id"])}
     report = verify(session)
     assert report.ok, report.problems
+
+
+def test_a_release_and_its_bank_answer_are_booked_on_the_days_given(client, session):
+    """A release recorded on a given day, and the bank's answer on its value date, are booked on
+    those days; a day of a closed period is refused, and nothing moves."""
+    c = county(session)
+    assert upload(client, c, csv_of(rows(c.code, 3))).status_code == 201
+    batch = build(client, c).json()
+    _ack_all(client, c, batch["id"])
+    close_period(session, period="202402", closed_by="test")
+    session.commit()
+    path = f"/batches/{batch['id']}/release"
+    late = client.post(path, headers=c.checker.write(), json={"effective_date": "2024-02-29"})
+    assert late.status_code == 409 and late.json()["error"]["code"] == "period_closed"
+    reply = client.post(path, headers=c.checker.write(), json={"effective_date": "2024-03-20"})
+    assert reply.status_code == 200, reply.text
+    assert get_entry(session, reply.json()["entry_id"])["effective_date"] == date(2024, 3, 20)
+
+    def answer(day: str):
+        return client.post(
+            "/bank-files",
+            content=return_file(session, batch["id"], fail=1),
+            headers=c.bank.write(),
+            params={"batch_id": batch["id"], "value_date": day},
+        )
+
+    assert answer("2024-02-28").json()["error"]["code"] == "period_closed"
+    answered = answer("2024-03-21")
+    assert answered.status_code == 201, answered.text
+    (entry_id,) = answered.json()["entries"]
+    assert get_entry(session, entry_id)["effective_date"] == date(2024, 3, 21)
+    assert verify(session).ok
 
 
 def test_in_transit_equals_sent_payouts_for_every_county_and_fund(client, session):

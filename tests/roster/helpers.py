@@ -103,7 +103,19 @@ def acknowledge_and_release(client: Any, c: County, batch_id: int) -> Any:
 
 
 def bank_answers(client: Any, session: Session, c: Any, batch_id: int, fail: int = 0) -> None:
-    """The bank's 回盘: every line paid, but the first ``fail`` lines."""
+    """The bank's 回盘 uploaded: every line paid, but the first ``fail`` lines."""
+    reply = client.post(
+        "/bank-files",
+        content=return_file(session, batch_id, fail),
+        headers=c.bank.write(),
+        params={"filename": f"b{batch_id}.csv", "batch_id": batch_id},
+    )
+    assert reply.status_code == 201, reply.text
+    session.commit()
+
+
+def return_file(session: Session, batch_id: int, fail: int = 0) -> bytes:
+    """The bank's 回盘 of a batch: every line paid, but the first ``fail`` lines."""
     lines = session.execute(
         text(
             "SELECT seq, reference, account_enc, payee_name, amount_fen FROM payout "
@@ -123,14 +135,7 @@ def bank_answers(client: Any, session: Session, c: Any, batch_id: int, fail: int
         )
         for i, p in enumerate(lines)
     ]
-    reply = client.post(
-        "/bank-files",
-        content=write_csv_return(sim),
-        headers=c.bank.write(),
-        params={"filename": f"b{batch_id}.csv", "batch_id": batch_id},
-    )
-    assert reply.status_code == 201, reply.text
-    session.commit()
+    return write_csv_return(sim)
 
 
 def counts(session: Session) -> dict[str, int]:
