@@ -23,7 +23,7 @@ from ledger.domain import (
     canonical_entry,
     entry_hash,
 )
-from ledger.payouts import PayoutLine, batch_root, leaf_columns
+from ledger.payouts import LIVE_STATES, PayoutLine, batch_root, leaf_columns
 
 
 @dataclass
@@ -269,6 +269,32 @@ def check_audit_log(session: Session, report: VerifyReport) -> None:
         report.fail("the audit log's last rows were removed: its chain head does not match")
 
 
+def check_live_payouts(session: Session, report: VerifyReport) -> None:
+    """The registry of live payouts (``payout_live``, one per person, fund and period) names
+    exactly the payouts whose state is live, in every period not archived."""
+    live = ", ".join(f"'{s}'" for s in LIVE_STATES)
+    rows = session.execute(
+        text(
+            "WITH p AS (SELECT id, person_key, fund_code, period, state FROM payout "
+            f"WHERE state IN ({live})), "
+            "r AS (SELECT payout_id AS id, person_key, fund_code, period FROM payout_live "
+            "WHERE period NOT IN (SELECT period FROM period_archive)) "
+            "SELECT p.id AS live_id, p.state, r.id AS registered_id, r.period "
+            "FROM p FULL JOIN r ON r.id = p.id AND r.person_key = p.person_key "
+            "AND r.fund_code = p.fund_code AND r.period = p.period "
+            "WHERE p.id IS NULL OR r.id IS NULL ORDER BY COALESCE(p.id, r.id) LIMIT 100"
+        )
+    ).all()
+    for r in rows:
+        if r.registered_id is None:
+            report.fail(f"payout {r.live_id} is {r.state} but not registered as live")
+        else:
+            report.fail(
+                f"payout {r.registered_id} is registered as the live payout of its person, fund "
+                f"and period {r.period}, but is not live (or its person, fund or period changed)"
+            )
+
+
 def verify(session: Session, *, archive_dir: Path | None = None) -> VerifyReport:
     """Every check; archived periods by their records, and by their files given ``archive_dir``."""
     from ledger.journal.archive import check_archives
@@ -280,6 +306,7 @@ def verify(session: Session, *, archive_dir: Path | None = None) -> VerifyReport
         check_balances,
         check_subledger,
         check_batch_digests,
+        check_live_payouts,
         check_audit_log,
         *EXTRA_CHECKS,
     ):

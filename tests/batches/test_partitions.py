@@ -87,6 +87,14 @@ def test_the_application_cannot_write_a_partition(
     with pytest.raises(DBAPIError, match="permission denied"):
         session.execute(text("UPDATE payout_ref SET reference = 'X'"))
     session.rollback()
+    # The registry of live payouts is the database's alone: the service can only read it.
+    for sql in (
+        "DELETE FROM payout_live",
+        "INSERT INTO payout_live SELECT person_key, fund_code, '209901', id FROM payout",
+    ):
+        with pytest.raises(DBAPIError, match="permission denied"):
+            session.execute(text(sql))
+        session.rollback()
     # Through the parent the guards stand: a released line cannot change.
     with pytest.raises(DBAPIError, match="was released"):
         session.execute(text("UPDATE payout SET amount_fen = 1"))

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ledger.journal.verify import verify
@@ -106,3 +107,20 @@ def test_changed_or_removed_audit_log_row_is_named(session: Session, db_url: str
     assert any(f"audit_log row {row}" in p for p in report.problems), report.problems
     _tamper(db_url, "DELETE FROM audit_log WHERE seq = 3")
     assert any("chain head" in p for p in verify(session).problems)
+
+
+def test_a_payout_missing_from_the_live_registry_is_named(session: Session, db_url: str) -> None:
+    from tests.factories import released_batch
+
+    fund_chain(session, FUND, {"440000": 90_000, "440100": 40_000, "440103": 10_000})
+    batch = released_batch(
+        session, county="440103", fund=FUND, period="202611", bank="TESTBK", amounts=[1000, 2000]
+    )
+    assert verify(session).ok
+    (payout_id,) = session.execute(
+        text("SELECT id FROM payout WHERE batch_id = :b AND seq = 2"), {"b": batch}
+    ).one()
+    _tamper(db_url, f"DELETE FROM payout_live WHERE payout_id = {payout_id}")
+    report = verify(session)
+    assert not report.ok
+    assert f"payout {payout_id} is sent but not registered as live" in report.problems
