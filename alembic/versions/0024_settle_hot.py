@@ -10,6 +10,11 @@ only read it): a payout entering a live state is registered, one leaving the liv
 returned, cancelled) is struck out. With the state in no index and room left on each page
 (``fillfactor``), a release and a settlement are heap-only updates.
 
+The payout's own four row-by-row foreign keys (bank, batch, county, fund: four lookups per line a
+batch build writes) become one check per statement of the distinct values an INSERT writes, and
+a row check on an UPDATE that changes one of them; the tables they name now refuse DELETE and
+TRUNCATE, as the foreign keys did while a payout named the row.
+
 ``payout_settlement``'s four row-by-row foreign keys (one lookup per settled line per key) become
 one set-based check per statement under the same constraint names. Every table they named is
 append-only or refuses DELETE, so a referenced row cannot go away later.
@@ -46,6 +51,82 @@ SETTLEMENT_REFS = {
     "bank_file_id": "bank_file",
     "exception_id": "recon_exception",
 }
+
+
+# payout's references: column → (table, key column).
+PAYOUT_KEYS = {
+    "bank_code": ("bank", "code"),
+    "batch_id": ("payment_batch", "id"),
+    "county_code": ("jurisdiction", "code"),
+    "fund_code": ("fund", "code"),
+}
+
+
+def _missing(column: str, table: str, key: str, rows: str) -> str:
+    """PL/pgSQL: raise as the foreign key ``payout_{column}_fkey`` did when a value of ``rows``
+    (a relation or a one-row VALUES) names no row of ``table``."""
+    return f"""    SELECT r.v::text INTO missing
+      FROM (SELECT DISTINCT {column} AS v FROM {rows} WHERE {column} IS NOT NULL) r
+     WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE x.{key} = r.v) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'insert or update on table "payout" violates foreign key constraint '
+            '"payout_{column}_fkey": {table} % does not exist', missing
+            USING ERRCODE = '23503', CONSTRAINT = 'payout_{column}_fkey';
+    END IF;"""
+
+
+def _payout_keys() -> str:
+    statement = "\n".join(_missing(c, t, k, "new_payout") for c, (t, k) in PAYOUT_KEYS.items())
+    row = "\n".join(
+        _missing(c, t, k, f"(SELECT NEW.{c} AS {c}) n") for c, (t, k) in PAYOUT_KEYS.items()
+    )
+    columns = ", ".join(PAYOUT_KEYS)
+    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in PAYOUT_KEYS)
+    drop = ", ".join(f"DROP CONSTRAINT payout_{c}_fkey" for c in PAYOUT_KEYS)
+    guards = "\n".join(
+        f"CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION refuse_change();\n"
+        f"CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();"
+        for t, _ in PAYOUT_KEYS.values()
+    )
+    return f"""
+ALTER TABLE payout {drop};
+{guards}
+CREATE FUNCTION payout_keys_check() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE missing text;
+BEGIN
+{statement}
+    RETURN NULL;
+END $$;
+CREATE TRIGGER payout_keys_insert AFTER INSERT ON payout REFERENCING NEW TABLE AS new_payout
+    FOR EACH STATEMENT EXECUTE FUNCTION payout_keys_check();
+CREATE FUNCTION payout_keys_check_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE missing text;
+BEGIN
+{row}
+    RETURN NULL;
+END $$;
+CREATE TRIGGER payout_keys_update AFTER UPDATE OF {columns} ON payout FOR EACH ROW
+    WHEN ({changed}) EXECUTE FUNCTION payout_keys_check_row();
+"""
+
+
+def _previous_payout_keys() -> str:
+    drop = "\n".join(
+        f"DROP TRIGGER {t}_no_delete ON {t};\nDROP TRIGGER {t}_no_truncate ON {t};"
+        for t, _ in PAYOUT_KEYS.values()
+    )
+    add = ",\n    ".join(
+        f"ADD CONSTRAINT payout_{c}_fkey FOREIGN KEY ({c}) REFERENCES {t}({k})"
+        for c, (t, k) in PAYOUT_KEYS.items()
+    )
+    return f"""
+DROP TRIGGER payout_keys_insert ON payout;
+DROP TRIGGER payout_keys_update ON payout;
+DROP FUNCTION payout_keys_check();
+DROP FUNCTION payout_keys_check_row();
+{drop}
+ALTER TABLE payout {add};
+"""
 
 
 def _partition_function(storage: str) -> str:
@@ -322,9 +403,11 @@ SELECT name_partition_indexes(c.relname) FROM pg_inherits i JOIN pg_class c ON c
 def upgrade() -> None:
     op.execute(UPGRADE)
     op.execute(guard())
+    op.execute(_payout_keys())
 
 
 def downgrade() -> None:
+    op.execute(_previous_payout_keys())
     op.execute(PREVIOUS_REF_UPDATE)
     op.execute(_partitions()._guards())
     op.execute(DOWNGRADE)

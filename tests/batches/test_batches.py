@@ -288,6 +288,32 @@ def test_the_database_refuses_a_second_live_payout(client, session):
     session.rollback()
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("bank_code", "'NOSUCHBK'"), ("fund_code", "'no_such_fund'"), ("county_code", "'449999'")],
+)
+def test_the_database_refuses_a_payout_naming_what_does_not_exist(client, session, column, value):
+    """The payout's references are checked once per statement (the distinct values written),
+    and refused under the foreign key's name."""
+    _, batch, _ = _released_batch(client, session, n=2)
+    columns = (
+        "batch_id, seq, reference, county_code, fund_code, period, person_key, household_id, "
+        "payee_name, account_key, account_enc, account_masked, account_name, bank_code, amount_fen"
+    )
+    chosen = columns.replace("seq,", "99,").replace("reference,", "'ZZZZZZZZZZ',")
+    chosen = chosen.replace("person_key,", "'another-person',").replace("amount_fen", "100")
+    chosen = chosen.replace(f"{column},", f"{value},").replace(f", {column}", f", {value}")
+    with pytest.raises(IntegrityError, match=f"payout_{column}_fkey"):
+        session.execute(
+            text(
+                f"INSERT INTO payout ({columns}) SELECT {chosen} FROM payout "
+                "WHERE batch_id = :b AND seq = 1"
+            ),
+            {"b": batch["id"]},
+        )
+    session.rollback()
+
+
 def test_a_person_listed_by_two_counties_is_paid_once(client, session):
     a = county(session, "440103")
     b = county(session, "440104")
