@@ -210,8 +210,8 @@ def _build(
             "SELECT :b, row_number() OVER (ORDER BY reissue_of NULLS FIRST, household_id, "
             "person_key), payout_reference(nextval('payout_reference_seq')), :c, :fund, period, "
             f"{_COPY_COLUMNS}, reissue_of FROM batch_candidate c WHERE NOT EXISTS (SELECT 1 FROM "
-            "payout p WHERE p.person_key = c.person_key AND p.fund_code = :fund "
-            "AND p.period = c.period AND p.state IN ('draft','sent','paid'))"
+            "payout_live l WHERE l.person_key = c.person_key AND l.fund_code = :fund "
+            "AND l.period = c.period)"
         ),
         {**params, "b": batch_id},
     )
