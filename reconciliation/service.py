@@ -9,7 +9,6 @@ written only through ``ledger.journal.service.post_entry``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import IO, Any
 
@@ -25,35 +24,21 @@ from ledger.jobs.models import ProgressFn
 from ledger.journal import service as journal
 from ledger.jurisdictions.catalog import level_of
 from ledger.jurisdictions.service import ensure_charts
-from ledger.pii import account_key, mask_account
+from reconciliation.bankfile import CURRENCY, BankFile, new_file_id
 from reconciliation.filestore import CHUNKED, store_chunks
 from reconciliation.matching import APPLYING, QUEUED, decide, decide_sql, settlement_lines
 from reconciliation.parsers import (
     FileRejected,
     ParsedFile,
-    ReturnLine,
     check_totals,
     load_column_map,
     open_return_file,
     unlisted_outcome,
     unlisted_status,
 )
+from reconciliation.staging import stage
 
-CURRENCY = "CNY"
 _SETTLED_STATUSES = frozenset({"ACSC", "ACCC"})  # settlement completed: the money reached them
-_STAGE_COLUMNS = (
-    "line_no",
-    "seq",
-    "reference",
-    "account",
-    "name",
-    "amount_fen",
-    "outcome",
-    "reason",
-    "raw_code",
-    "raw_text",
-    "account_key",
-)
 
 
 def _rejected(exc: FileRejected) -> ValidationFailed:
@@ -104,7 +89,7 @@ def import_bank_file(
         raise ValidationFailed("the file is empty", [{"line": 1, "reason": "no content"}])
     try:
         # Read once: a return file is parsed while it is staged, and its totals are checked
-        # from that pass before any line is applied (see ``settle``).
+        # from that pass before any line is applied (see ``staging.stage``).
         parsed = open_return_file(source, column_map=load_column_map(bank_code))
         if parsed.summary.kind == "camt.053":
             for _ in parsed.lines():
@@ -142,106 +127,39 @@ class _FileContext:
         self.principal: Principal | None = None
         self.bank_code: str | None = None
         self.filename = ""
-        self.foreign_currency: FileRejected | None = None
         self.progress: ProgressFn | None = None
-        self.file_id = int(session.execute(text("SELECT nextval('bank_file_id_seq')")).scalar_one())
+        self.file_id = new_file_id(session)
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _q(self, sql: str, **params: Any) -> Any:
         return self.session.execute(text(sql), params)
 
-    def _batch(self, batch_id: int) -> Any:
-        batch = self._q(
-            "SELECT id, county_code, fund_code, bank_code, status, line_count, total_fen "
-            "FROM payment_batch WHERE id = :b",
-            b=batch_id,
-        ).first()
-        if batch is None:
-            raise NotFound(f"batch {batch_id} does not exist")
-        if self.bank_code is not None and batch.bank_code != self.bank_code:
-            raise Forbidden(
-                f"batch {batch_id} was sent to bank {batch.bank_code}, not {self.bank_code}",
-                [{"field": "batch_id", "reason": "another bank's batch"}],
-            )
-        if batch.status != "released":
-            raise ValidationFailed(
-                f"batch {batch_id} is {batch.status}: only a released batch can be settled",
-                [{"field": "batch_id", "reason": "not released"}],
-            )
-        return batch
-
-    def _stage(self, lines: Iterable[ReturnLine]) -> None:
-        """COPY the file's lines into a temporary table as they are parsed: one pass, one round
-        trip. A line in another currency is remembered, not raised: the file's own errors and
-        totals are reported first, as when it was read through before staging."""
-        self._q(
-            "CREATE TEMP TABLE recon_line (k bigint GENERATED ALWAYS AS IDENTITY, "
-            "line_no integer, seq integer, reference text, account text, name text, "
-            "amount_fen bigint, outcome text NOT NULL, reason text, raw_code text, raw_text text, "
-            "account_key text, payout_id bigint, matched_by text, suggested bigint, rn integer, action text) "
-            "ON COMMIT DROP"
+    def _file(self) -> BankFile:
+        """The file as the extracted steps take it, its bank as known so far."""
+        return BankFile(
+            self.session,
+            file_id=self.file_id,
+            sha=self.sha,
+            kind=self.kind,
+            source=self.source,
+            bank_code=self.bank_code,
+            uploaded_by=self.uploaded_by,
+            filename=self.filename,
+            principal=self.principal,
         )
-        raw = self.session.connection().connection.driver_connection
-        assert raw is not None
-        with (
-            raw.cursor() as cur,
-            cur.copy(f"COPY recon_line ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            write_row = copy.write_row
-            for ln in self._reported(lines):
-                if ln.currency != CURRENCY and ln.currency.upper() != CURRENCY:
-                    if self.foreign_currency is None:
-                        self.foreign_currency = FileRejected(
-                            f"amount in {ln.currency}: only CNY files can be applied to the books",
-                            line=ln.line_no,
-                            field="Ccy",
-                        )
-                    continue
-                write_row(
-                    (
-                        ln.line_no,
-                        ln.seq,
-                        ln.reference.strip().upper() if ln.reference else None,
-                        # Account numbers stay out of the database: masked to show, keyed to match.
-                        mask_account(ln.account) if ln.account else ln.account,
-                        ln.name,
-                        ln.amount_fen,
-                        ln.outcome,
-                        ln.reason,
-                        ln.raw_code,
-                        ln.raw_text,
-                        account_key(ln.account) if ln.account else None,
-                    )
-                )
-        self._q("ANALYZE recon_line")
 
-    def _reported(self, lines: Iterable[ReturnLine]) -> Iterator[ReturnLine]:
-        if self.progress is None:
-            yield from lines
-            return
-        total = self.source.newlines + 1 if self.kind == "csv_return" else None
-        done = 0
-        for done, ln in enumerate(lines, 1):
-            yield ln
-            if done % 1000 == 0:
-                self.progress(ln.line_no, total)
-        if done:
-            self.progress(total or done, total)
+    def _batch(self, batch_id: int) -> Any:
+        return self._file().batch(batch_id)
 
     # -- settlement ----------------------------------------------------------------------------
 
     def settle(self, *, batch_id: int | None) -> dict[str, Any]:
-        self._stage(self.parsed.lines())
-        check_totals(self.parsed)
-        s = self.parsed.summary
-        if s.currency and s.currency.upper() != CURRENCY:
-            raise FileRejected(
-                f"the file is in {s.currency}: only CNY files can be applied", field="Ccy"
-            )
+        staged = stage(self._file(), self.parsed, progress=self.progress)
+        s = staged.summary
         batch = self._batch(batch_id) if batch_id is not None else None
-        if self.foreign_currency is not None:
-            raise self.foreign_currency
+        if staged.foreign_currency is not None:
+            raise staged.foreign_currency
         # 1. Our reference, among this bank's payouts (another bank's lines never match).
         self._q(
             "UPDATE recon_line s SET payout_id = p.id, matched_by = 'reference' FROM payout p "
