@@ -23,7 +23,6 @@ from ledger.filebytes import ByteSource
 from ledger.jobs.models import ProgressFn
 from ledger.journal import service as journal
 from ledger.jurisdictions.catalog import level_of
-from ledger.jurisdictions.service import ensure_charts
 from reconciliation.bankfile import CURRENCY, BankFile, new_file_id
 from reconciliation.filestore import CHUNKED, store_chunks
 from reconciliation.matching import APPLYING, QUEUED, decide, match, settlement_lines
@@ -34,6 +33,7 @@ from reconciliation.parsers import (
     load_column_map,
     open_return_file,
 )
+from reconciliation.posting import post
 from reconciliation.staging import stage
 
 
@@ -156,7 +156,7 @@ class _FileContext:
         matched = match(self._file(), staged, batch_id=batch_id)
         self.bank_code = matched.file.bank_code
         batch, counts = matched.batch, matched.counts
-        entries = self._post(batch)
+        entries = post(matched)
         failed_by_reason = {
             r.reason: r.n
             for r in self._q(
@@ -181,82 +181,6 @@ class _FileContext:
         self._apply_payouts()
         self._queue(batch)
         return result
-
-    def _post(self, batch: Any) -> list[int]:
-        """One entry per (county, fund) with a pair of postings per outcome."""
-        rows = self._q(
-            "SELECT p.county_code AS county, p.fund_code AS fund, s.action, "
-            "sum(p.amount_fen) AS fen, count(*) AS n, "
-            "array_agg(DISTINCT p.last_entry_id) FILTER (WHERE s.action = 'returned') AS paid_by "
-            "FROM recon_line s JOIN payout p ON p.id = s.payout_id "
-            "WHERE s.action IN ('paid', 'failed', 'returned') GROUP BY 1, 2, 3"
-        ).all()
-        books: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in rows:
-            b = books.setdefault((r.county, r.fund), {"paid_by": set()})
-            b[r.action] = int(r.fen)
-            b[r.action + "_n"] = r.n
-            b["paid_by"].update(e for e in (r.paid_by or []) if e is not None)
-        if batch is not None:
-            # Bank money on lines that matched nothing: parked in suspense of the batch's books.
-            parked = self._q(
-                "SELECT COALESCE(sum(amount_fen), 0) AS fen, count(*) AS n FROM recon_line "
-                "WHERE action = 'unmatched' AND outcome IN ('failed', 'returned') "
-                "AND amount_fen IS NOT NULL"
-            ).one()
-            if parked.fen:
-                b = books.setdefault((batch.county_code, batch.fund_code), {"paid_by": set()})
-                b["suspense"] = int(parked.fen)
-                b["suspense_n"] = parked.n
-        self._q(
-            "CREATE TEMP TABLE recon_entry (county text, fund text, entry_id bigint) ON COMMIT DROP"
-        )
-        if not books:
-            return []
-        pairs = sorted(books)
-        ensure_charts(self.session, set(pairs))
-        # Every account of every (county, fund) is locked before the first entry takes the
-        # chain head: the journal's lock order (accounts, then head) holds across the file.
-        self._q(
-            "WITH l AS (SELECT id FROM account WHERE (jurisdiction_code, fund_code) IN "
-            "(SELECT * FROM unnest(CAST(:j AS text[]), CAST(:f AS text[]))) "
-            "AND kind IN ('special_cash', 'in_transit', 'benefit_expense', 'suspense') "
-            "ORDER BY id FOR UPDATE) SELECT count(*) FROM l",
-            j=[p[0] for p in pairs],
-            f=[p[1] for p in pairs],
-        )
-        entries: list[int] = []
-        for county, fund in pairs:
-            b = books[(county, fund)]
-            memo = (
-                f"{self.kind} bank file {self.file_id}: {b.get('paid_n', 0)} paid, "
-                f"{b.get('failed_n', 0)} failed, {b.get('returned_n', 0)} returned, "
-                f"{b.get('suspense_n', 0)} unmatched to suspense"
-            )
-            if b["paid_by"]:
-                memo += "; returns of payouts paid by entries " + ", ".join(
-                    str(e) for e in sorted(b["paid_by"])
-                )
-            posted = journal.post_entry(
-                self.session,
-                kind="settlement",
-                lines=settlement_lines(
-                    county,
-                    fund,
-                    paid_fen=b.get("paid", 0),
-                    failed_fen=b.get("failed", 0),
-                    returned_fen=b.get("returned", 0),
-                    suspense_fen=b.get("suspense", 0),
-                ),
-                created_by=self.uploaded_by,
-                memo=memo,
-                document_type="bank_file",
-                document_id=str(self.file_id),
-                payload_digest=self.sha,
-            )
-            entries.append(posted.id)
-            self._q("INSERT INTO recon_entry VALUES (:c, :f, :e)", c=county, f=fund, e=posted.id)
-        return entries
 
     def _apply_payouts(self) -> None:
         """Hand what each matched payout became to the ledger's settlement service."""
