@@ -23,9 +23,9 @@ from ledger.filebytes import ByteSource
 from ledger.jobs.models import ProgressFn
 from ledger.journal import service as journal
 from ledger.jurisdictions.catalog import level_of
+from reconciliation.applying import apply, store
 from reconciliation.bankfile import CURRENCY, BankFile, new_file_id
-from reconciliation.filestore import CHUNKED, store_chunks
-from reconciliation.matching import APPLYING, QUEUED, decide, match, settlement_lines
+from reconciliation.matching import APPLYING, decide, match, settlement_lines
 from reconciliation.parsers import (
     FileRejected,
     ParsedFile,
@@ -152,108 +152,9 @@ class _FileContext:
 
     def settle(self, *, batch_id: int | None) -> dict[str, Any]:
         staged = stage(self._file(), self.parsed, progress=self.progress)
-        s = staged.summary
         matched = match(self._file(), staged, batch_id=batch_id)
-        self.bank_code = matched.file.bank_code
-        batch, counts = matched.batch, matched.counts
         entries = post(matched)
-        failed_by_reason = {
-            r.reason: r.n
-            for r in self._q(
-                "SELECT COALESCE(reason, 'unspecified') AS reason, count(*) AS n FROM recon_line "
-                "WHERE action = 'failed' GROUP BY 1 ORDER BY 1"
-            )
-        }
-        result = {
-            "file_id": self.file_id,
-            "sha256": self.sha,
-            "kind": self.kind,
-            "status": "applied",
-            "bank_code": self.bank_code,
-            "batch_id": batch.id if batch is not None else None,
-            "line_count": s.counted,
-            "total_fen": s.counted_total_fen,
-            "counts": counts,
-            "failed_by_reason": failed_by_reason,
-            "entries": entries,
-        }
-        self._store(result, batch=batch)
-        self._apply_payouts()
-        self._queue(batch)
-        return result
-
-    def _apply_payouts(self) -> None:
-        """Hand what each matched payout became to the ledger's settlement service."""
-        settlement_table(self.session)
-        self._q(
-            "INSERT INTO settlement_staging (payout_id, state, entry_id, reason_code, raw_code, "
-            "raw_text, bank_file_id, line_no) SELECT s.payout_id, s.action, e.entry_id, s.reason, "
-            "s.raw_code, s.raw_text, :file, s.line_no "
-            "FROM recon_line s JOIN payout p ON p.id = s.payout_id "
-            "JOIN recon_entry e ON e.county = p.county_code AND e.fund = p.fund_code "
-            "WHERE s.action IN ('paid', 'failed', 'returned')",
-            file=self.file_id,
-        )
-        settle_payouts(self.session, source=f"bank_file:{self.file_id}")
-
-    def _queue(self, batch: Any) -> None:
-        self._q(
-            "INSERT INTO recon_exception (bank_file_id, line_no, problem, batch_id, county_code, "
-            "fund_code, payout_id, suggested_payout_id, payout_state, reference, seq, account, "
-            "name, amount_fen, outcome, reason_code, raw_code, raw_text, suspense_fen, entry_id) "
-            "SELECT :file, s.line_no, s.action, COALESCE(p.batch_id, :b), "
-            "COALESCE(p.county_code, :c), COALESCE(p.fund_code, :f), s.payout_id, s.suggested, "
-            "p.state, s.reference, s.seq, s.account, s.name, s.amount_fen, s.outcome, s.reason, "
-            "s.raw_code, s.raw_text, "
-            "CASE WHEN parked THEN s.amount_fen ELSE 0 END, CASE WHEN parked THEN e.entry_id END "
-            "FROM recon_line s LEFT JOIN payout p ON p.id = s.payout_id "
-            "LEFT JOIN recon_entry e ON e.county = :c AND e.fund = :f "
-            "CROSS JOIN LATERAL (SELECT s.action = 'unmatched' AND s.outcome IN "
-            "('failed', 'returned') AND s.amount_fen IS NOT NULL AND CAST(:b AS bigint) IS NOT NULL"
-            " AS parked) z "
-            f"WHERE s.action IN ({', '.join(repr(q) for q in QUEUED)}) ORDER BY s.k",
-            file=self.file_id,
-            b=batch.id if batch is not None else None,
-            c=batch.county_code if batch is not None else None,
-            f=batch.fund_code if batch is not None else None,
-        )
-
-    def _store(
-        self,
-        result: dict[str, Any],
-        *,
-        batch: Any = None,
-        status: str = "applied",
-        county: str | None = None,
-        fund: str | None = None,
-    ) -> None:
-        if self.bank_code is None:
-            raise FileRejected("cannot tell which bank sent this file: give the bank code")
-        # A return file lists account numbers: stored encrypted, chunk by chunk as it is read.
-        store_chunks(self.session, file_id=self.file_id, source=self.source)
-        self._q(
-            "INSERT INTO bank_file (id, sha256, content_format, size_bytes, kind, bank_code, "
-            "batch_id, county_code, fund_code, filename, uploaded_by, status, line_count, "
-            "total_fen, counts, result) VALUES (:id, :sha, :format, :size, :kind, :bank, :batch, "
-            ":county, :fund, :fn, :by, :status, :n, :total, CAST(:counts AS jsonb), "
-            "CAST(:result AS jsonb))",
-            id=self.file_id,
-            sha=self.sha,
-            format=CHUNKED,
-            size=self.source.size,
-            kind=self.kind,
-            bank=self.bank_code,
-            batch=batch.id if batch is not None else None,
-            county=county or (batch.county_code if batch is not None else None),
-            fund=fund or (batch.fund_code if batch is not None else None),
-            fn=self.filename,
-            by=self.uploaded_by,
-            status=status,
-            n=self.parsed.summary.counted,
-            total=self.parsed.summary.counted_total_fen,
-            counts=json.dumps(result.get("counts", {})),
-            result=json.dumps(result, ensure_ascii=False, default=str),
-        )
+        return apply(staged, matched, entries)
 
     # -- statements ----------------------------------------------------------------------------
 
@@ -367,7 +268,7 @@ class _FileContext:
                 m=f"专户对账单余额与账面专户存款不符，差额 {residual} 分未能解释",
                 e=json.dumps({"bank_file_id": self.file_id, "residual_fen": residual}),
             )
-        self._store(result, status=status, county=county, fund=fund)
+        store(self._file(), s, result, status=status, county=county, fund=fund)
         return result
 
 
