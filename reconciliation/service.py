@@ -2,14 +2,16 @@
 
 One file is one transaction: the file row, the entries, every payout change and every queued
 line commit together or not at all, so a crash halfway leaves nothing and a retry applies the
-whole file once. Lines are staged with COPY and settled with set-based SQL; the journal is
-written only through ``ledger.journal.service.post_entry``.
+whole file once. ``import_bank_file`` applies a return file in four steps, each a module:
+``staging`` (lines COPYed into ``recon_line``), ``matching`` (each line's payout and action),
+``posting`` (the journal, only through ``ledger.journal.service.post_entry``) and ``applying``
+(the file row, the payouts, the exceptions); a camt.053 statement is reconciled by
+``statements``. Lines are settled with set-based SQL. Reading files and resolving exceptions
+are here too.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from typing import IO, Any
 
 from sqlalchemy import text
@@ -17,24 +19,18 @@ from sqlalchemy.orm import Session
 
 from ledger.access.service import Principal
 from ledger.batches.settlement import settle_payouts, settlement_table
-from ledger.domain import AccountKind
 from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ledger.filebytes import ByteSource
 from ledger.jobs.models import ProgressFn
 from ledger.journal import service as journal
 from ledger.jurisdictions.catalog import level_of
-from reconciliation.applying import apply, store
-from reconciliation.bankfile import CURRENCY, BankFile, new_file_id
+from reconciliation.applying import apply
+from reconciliation.bankfile import BankFile, new_file_id
 from reconciliation.matching import APPLYING, decide, match, settlement_lines
-from reconciliation.parsers import (
-    FileRejected,
-    ParsedFile,
-    check_totals,
-    load_column_map,
-    open_return_file,
-)
+from reconciliation.parsers import FileRejected, check_totals, load_column_map, open_return_file
 from reconciliation.posting import post
 from reconciliation.staging import stage
+from reconciliation.statements import reconcile_statement
 
 
 def _rejected(exc: FileRejected) -> ValidationFailed:
@@ -93,183 +89,30 @@ def import_bank_file(
             check_totals(parsed)
     except FileRejected as exc:
         raise _rejected(exc) from None
-    ctx = _FileContext(session, source=source, parsed=parsed, uploaded_by=uploaded_by)
-    ctx.principal = principal
-    ctx.bank_code = bank_code
-    ctx.filename = filename
-    ctx.progress = progress
+    file = BankFile(
+        session,
+        file_id=new_file_id(session),
+        sha=sha,
+        kind=parsed.summary.kind,
+        source=source,
+        bank_code=bank_code,
+        uploaded_by=uploaded_by,
+        filename=filename,
+        principal=principal,
+    )
     try:
-        if parsed.summary.kind == "camt.053":
-            result = ctx.reconcile_statement(batch_id=batch_id, county=county, fund=fund)
+        if file.kind == "camt.053":
+            result = reconcile_statement(
+                file, parsed.summary, batch_id=batch_id, county=county, fund=fund
+            )
         else:
-            result = ctx.settle(batch_id=batch_id)
+            staged = stage(file, parsed, progress=progress)
+            matched = match(file, staged, batch_id=batch_id)
+            entries = post(matched)
+            result = apply(staged, matched, entries)
     except FileRejected as exc:
         raise _rejected(exc) from None
     return {**result, "replayed": False}
-
-
-class _FileContext:
-    """The state of one file being applied inside one transaction."""
-
-    def __init__(
-        self, session: Session, *, source: ByteSource, parsed: ParsedFile, uploaded_by: str
-    ) -> None:
-        self.session = session
-        self.source = source
-        self.sha = source.sha256
-        self.parsed = parsed
-        self.kind = parsed.summary.kind
-        self.uploaded_by = uploaded_by
-        self.principal: Principal | None = None
-        self.bank_code: str | None = None
-        self.filename = ""
-        self.progress: ProgressFn | None = None
-        self.file_id = new_file_id(session)
-
-    # -- helpers -------------------------------------------------------------------------------
-
-    def _q(self, sql: str, **params: Any) -> Any:
-        return self.session.execute(text(sql), params)
-
-    def _file(self) -> BankFile:
-        """The file as the extracted steps take it, its bank as known so far."""
-        return BankFile(
-            self.session,
-            file_id=self.file_id,
-            sha=self.sha,
-            kind=self.kind,
-            source=self.source,
-            bank_code=self.bank_code,
-            uploaded_by=self.uploaded_by,
-            filename=self.filename,
-            principal=self.principal,
-        )
-
-    def _batch(self, batch_id: int) -> Any:
-        return self._file().batch(batch_id)
-
-    # -- settlement ----------------------------------------------------------------------------
-
-    def settle(self, *, batch_id: int | None) -> dict[str, Any]:
-        staged = stage(self._file(), self.parsed, progress=self.progress)
-        matched = match(self._file(), staged, batch_id=batch_id)
-        entries = post(matched)
-        return apply(staged, matched, entries)
-
-    # -- statements ----------------------------------------------------------------------------
-
-    def reconcile_statement(
-        self, *, batch_id: int | None, county: str | None, fund: str | None
-    ) -> dict[str, Any]:
-        """camt.053: the closing balance against special cash at that date, the gap explained
-        by batches the bank has not debited yet and returns not yet booked, or flagged."""
-        s = self.parsed.summary
-        if batch_id is not None:
-            batch = self._batch(batch_id)
-            county, fund = batch.county_code, batch.fund_code
-        if county is None or fund is None:
-            raise ValidationFailed(
-                "a statement needs the county and fund of the special account it states",
-                [{"field": "county", "reason": "required for camt.053"}],
-            )
-        if self.bank_code is None:
-            raise ValidationFailed(
-                "a statement needs the bank code", [{"field": "bank", "reason": "required"}]
-            )
-        stmt = s.statement
-        if stmt is None or stmt.closing_fen is None:
-            raise FileRejected("the statement has no closing balance (CLBD)", field="Bal")
-        ccys = {c.upper() for c in (stmt.currency, s.currency) if c}
-        ccys |= {e.currency.upper() for e in stmt.entries if e.currency}
-        if ccys - {CURRENCY}:
-            raise FileRejected(
-                f"the statement is in {', '.join(sorted(ccys))}: only CNY accounts are ours",
-                field="Ccy",
-            )
-        if self.principal is not None and self.principal.role == "bank":
-            serves = self._q(
-                "SELECT 1 FROM payment_batch WHERE bank_code = :bk AND county_code = :c "
-                "UNION SELECT 1 FROM bank_service_area WHERE bank_code = :bk AND county_code = :c",
-                bk=self.bank_code,
-                c=county,
-            ).first()
-            if serves is None:
-                raise Forbidden(f"bank {self.bank_code} does not serve {county}")
-        as_of = stmt.closing_date or stmt.to_date or date.today()
-        books = {
-            r["kind"]: int(r["balance_fen"])
-            for r in journal.balances(self.session, jurisdiction=county, fund=fund, as_of=as_of)
-        }
-        cash = books.get(AccountKind.special_cash.value, 0)
-        difference = stmt.closing_fen - cash
-        debited = {e.amount_fen for e in stmt.entries if e.credit_debit == "DBIT"}
-        items: list[dict[str, Any]] = []
-        for b in self._q(
-            "SELECT b.id, b.total_fen, count(p.id) AS n, sum(p.amount_fen) AS fen "
-            "FROM payment_batch b JOIN payout p ON p.batch_id = b.id AND p.state = 'sent' "
-            "WHERE b.county_code = :c AND b.fund_code = :f AND b.status = 'released' "
-            "AND b.released_at::date <= :d GROUP BY b.id ORDER BY b.id",
-            c=county,
-            f=fund,
-            d=as_of,
-        ):
-            if b.total_fen in debited:
-                continue  # the bank executed it: its open lines are in the bank's hands
-            items.append(
-                {"item": "in_transit", "batch_id": b.id, "lines": b.n, "amount_fen": int(b.fen)}
-            )
-        refs = [r for e in stmt.entries if e.credit_debit == "CRDT" for r in e.end_to_end_ids]
-        if refs:
-            for p in self._q(
-                "SELECT reference, amount_fen, state FROM payout WHERE reference = ANY(:r) "
-                "AND state IN ('sent', 'paid') AND county_code = :c AND fund_code = :f",
-                r=[r.strip().upper() for r in refs],
-                c=county,
-                f=fund,
-            ):
-                items.append(
-                    {
-                        "item": "return_not_booked",
-                        "reference": p.reference,
-                        "amount_fen": int(p.amount_fen),
-                    }
-                )
-        explained = sum(i["amount_fen"] for i in items)
-        residual = difference - explained
-        status = "agreed" if difference == 0 else ("explained" if residual == 0 else "flagged")
-        result = {
-            "file_id": self.file_id,
-            "sha256": self.sha,
-            "kind": self.kind,
-            "status": status,
-            "bank_code": self.bank_code,
-            "county": county,
-            "fund": fund,
-            "as_of": as_of.isoformat(),
-            "closing_fen": stmt.closing_fen,
-            "special_cash_fen": cash,
-            "difference_fen": difference,
-            "items": items[:1000],
-            "explained_fen": explained,
-            "residual_fen": residual,
-            "suspense_fen": -books.get(AccountKind.suspense.value, 0),
-            "line_count": s.counted,
-            "total_fen": s.counted_total_fen,
-            "counts": {},
-        }
-        if status == "flagged":
-            self._q(
-                "INSERT INTO finding (rule, severity, jurisdiction_code, fund_code, period, "
-                "message, evidence) VALUES ('statement_unreconciled', 'warning', :c, :f, :p, :m, "
-                "CAST(:e AS jsonb))",
-                c=county,
-                f=fund,
-                p=as_of.strftime("%Y%m"),
-                m=f"专户对账单余额与账面专户存款不符，差额 {residual} 分未能解释",
-                e=json.dumps({"bank_file_id": self.file_id, "residual_fen": residual}),
-            )
-        store(self._file(), s, result, status=status, county=county, fund=fund)
-        return result
 
 
 # ---- reads -----------------------------------------------------------------------------------
