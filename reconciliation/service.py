@@ -2,14 +2,16 @@
 
 One file is one transaction: the file row, the entries, every payout change and every queued
 line commit together or not at all, so a crash halfway leaves nothing and a retry applies the
-whole file once. Lines are staged with COPY and settled with set-based SQL; the journal is
-written only through ``ledger.journal.service.post_entry``.
+whole file once. ``import_bank_file`` applies a return file in four steps, each a module:
+``staging`` (lines COPYed into ``recon_line``), ``matching`` (each line's payout and action),
+``posting`` (the journal, only through ``ledger.journal.service.post_entry``) and ``applying``
+(the file row, the payouts, the exceptions); a camt.053 statement is reconciled by
+``statements``. Lines are settled with set-based SQL. Reading files and resolving exceptions
+are here too.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import IO, Any
 
@@ -18,42 +20,18 @@ from sqlalchemy.orm import Session
 
 from ledger.access.service import Principal
 from ledger.batches.settlement import settle_payouts, settlement_table
-from ledger.domain import AccountKind
 from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ledger.filebytes import ByteSource
 from ledger.jobs.models import ProgressFn
 from ledger.journal import service as journal
 from ledger.jurisdictions.catalog import level_of
-from ledger.jurisdictions.service import ensure_charts
-from ledger.pii import account_key, mask_account
-from reconciliation.filestore import CHUNKED, store_chunks
-from reconciliation.matching import APPLYING, QUEUED, decide, decide_sql, settlement_lines
-from reconciliation.parsers import (
-    FileRejected,
-    ParsedFile,
-    ReturnLine,
-    check_totals,
-    load_column_map,
-    open_return_file,
-    unlisted_outcome,
-    unlisted_status,
-)
-
-CURRENCY = "CNY"
-_SETTLED_STATUSES = frozenset({"ACSC", "ACCC"})  # settlement completed: the money reached them
-_STAGE_COLUMNS = (
-    "line_no",
-    "seq",
-    "reference",
-    "account",
-    "name",
-    "amount_fen",
-    "outcome",
-    "reason",
-    "raw_code",
-    "raw_text",
-    "account_key",
-)
+from reconciliation.applying import apply
+from reconciliation.bankfile import BankFile, new_file_id
+from reconciliation.matching import APPLYING, decide, match, settlement_lines
+from reconciliation.parsers import FileRejected, check_totals, load_column_map, open_return_file
+from reconciliation.posting import post
+from reconciliation.staging import stage
+from reconciliation.statements import reconcile_statement
 
 
 def _rejected(exc: FileRejected) -> ValidationFailed:
@@ -107,7 +85,7 @@ def import_bank_file(
         raise ValidationFailed("the file is empty", [{"line": 1, "reason": "no content"}])
     try:
         # Read once: a return file is parsed while it is staged, and its totals are checked
-        # from that pass before any line is applied (see ``settle``).
+        # from that pass before any line is applied (see ``staging.stage``).
         parsed = open_return_file(source, column_map=load_column_map(bank_code))
         if parsed.summary.kind == "camt.053":
             for _ in parsed.lines():
@@ -120,637 +98,31 @@ def import_bank_file(
             "a statement books nothing: its dates are its own; a value date is for return files",
             [{"field": "value_date", "reason": "not for camt.053"}],
         )
-    ctx = _FileContext(session, source=source, parsed=parsed, uploaded_by=uploaded_by)
-    ctx.value_date = value_date
-    ctx.principal = principal
-    ctx.bank_code = bank_code
-    ctx.filename = filename
-    ctx.progress = progress
+    file = BankFile(
+        session,
+        file_id=new_file_id(session),
+        sha=sha,
+        kind=parsed.summary.kind,
+        source=source,
+        bank_code=bank_code,
+        uploaded_by=uploaded_by,
+        filename=filename,
+        principal=principal,
+        value_date=value_date,
+    )
     try:
-        if parsed.summary.kind == "camt.053":
-            result = ctx.reconcile_statement(batch_id=batch_id, county=county, fund=fund)
+        if file.kind == "camt.053":
+            result = reconcile_statement(
+                file, parsed.summary, batch_id=batch_id, county=county, fund=fund
+            )
         else:
-            result = ctx.settle(batch_id=batch_id)
+            staged = stage(file, parsed, progress=progress)
+            matched = match(file, staged, batch_id=batch_id)
+            entries = post(matched)
+            result = apply(staged, matched, entries)
     except FileRejected as exc:
         raise _rejected(exc) from None
     return {**result, "replayed": False}
-
-
-class _FileContext:
-    """The state of one file being applied inside one transaction."""
-
-    def __init__(
-        self, session: Session, *, source: ByteSource, parsed: ParsedFile, uploaded_by: str
-    ) -> None:
-        self.session = session
-        self.source = source
-        self.sha = source.sha256
-        self.parsed = parsed
-        self.kind = parsed.summary.kind
-        self.uploaded_by = uploaded_by
-        self.principal: Principal | None = None
-        self.bank_code: str | None = None
-        self.filename = ""
-        self.foreign_currency: FileRejected | None = None
-        self.progress: ProgressFn | None = None
-        self.value_date: date | None = None  # of the settlement entries; None: today
-        self.file_id = int(session.execute(text("SELECT nextval('bank_file_id_seq')")).scalar_one())
-
-    # -- helpers -------------------------------------------------------------------------------
-
-    def _q(self, sql: str, **params: Any) -> Any:
-        return self.session.execute(text(sql), params)
-
-    def _batch(self, batch_id: int) -> Any:
-        batch = self._q(
-            "SELECT id, county_code, fund_code, bank_code, status, line_count, total_fen "
-            "FROM payment_batch WHERE id = :b",
-            b=batch_id,
-        ).first()
-        if batch is None:
-            raise NotFound(f"batch {batch_id} does not exist")
-        if self.bank_code is not None and batch.bank_code != self.bank_code:
-            raise Forbidden(
-                f"batch {batch_id} was sent to bank {batch.bank_code}, not {self.bank_code}",
-                [{"field": "batch_id", "reason": "another bank's batch"}],
-            )
-        if batch.status != "released":
-            raise ValidationFailed(
-                f"batch {batch_id} is {batch.status}: only a released batch can be settled",
-                [{"field": "batch_id", "reason": "not released"}],
-            )
-        return batch
-
-    def _stage(self, lines: Iterable[ReturnLine]) -> None:
-        """COPY the file's lines into a temporary table as they are parsed: one pass, one round
-        trip. A line in another currency is remembered, not raised: the file's own errors and
-        totals are reported first, as when it was read through before staging."""
-        self._q(
-            "CREATE TEMP TABLE recon_line (k bigint GENERATED ALWAYS AS IDENTITY, "
-            "line_no integer, seq integer, reference text, account text, name text, "
-            "amount_fen bigint, outcome text NOT NULL, reason text, raw_code text, raw_text text, "
-            "account_key text, payout_id bigint, matched_by text, suggested bigint, rn integer, action text) "
-            "ON COMMIT DROP"
-        )
-        raw = self.session.connection().connection.driver_connection
-        assert raw is not None
-        with (
-            raw.cursor() as cur,
-            cur.copy(f"COPY recon_line ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            write_row = copy.write_row
-            for ln in self._reported(lines):
-                if ln.currency != CURRENCY and ln.currency.upper() != CURRENCY:
-                    if self.foreign_currency is None:
-                        self.foreign_currency = FileRejected(
-                            f"amount in {ln.currency}: only CNY files can be applied to the books",
-                            line=ln.line_no,
-                            field="Ccy",
-                        )
-                    continue
-                write_row(
-                    (
-                        ln.line_no,
-                        ln.seq,
-                        ln.reference.strip().upper() if ln.reference else None,
-                        # Account numbers stay out of the database: masked to show, keyed to match.
-                        mask_account(ln.account) if ln.account else ln.account,
-                        ln.name,
-                        ln.amount_fen,
-                        ln.outcome,
-                        ln.reason,
-                        ln.raw_code,
-                        ln.raw_text,
-                        account_key(ln.account) if ln.account else None,
-                    )
-                )
-        self._q("ANALYZE recon_line")
-
-    def _reported(self, lines: Iterable[ReturnLine]) -> Iterator[ReturnLine]:
-        if self.progress is None:
-            yield from lines
-            return
-        total = self.source.newlines + 1 if self.kind == "csv_return" else None
-        done = 0
-        for done, ln in enumerate(lines, 1):
-            yield ln
-            if done % 1000 == 0:
-                self.progress(ln.line_no, total)
-        if done:
-            self.progress(total or done, total)
-
-    # -- settlement ----------------------------------------------------------------------------
-
-    def settle(self, *, batch_id: int | None) -> dict[str, Any]:
-        self._stage(self.parsed.lines())
-        check_totals(self.parsed)
-        s = self.parsed.summary
-        if s.currency and s.currency.upper() != CURRENCY:
-            raise FileRejected(
-                f"the file is in {s.currency}: only CNY files can be applied", field="Ccy"
-            )
-        batch = self._batch(batch_id) if batch_id is not None else None
-        if self.foreign_currency is not None:
-            raise self.foreign_currency
-        # 1. Our reference, among this bank's payouts (another bank's lines never match).
-        self._q(
-            "UPDATE recon_line s SET payout_id = p.id, matched_by = 'reference' FROM payout p "
-            "WHERE s.reference IS NOT NULL AND p.reference = s.reference "
-            "AND (CAST(:bank AS text) IS NULL OR p.bank_code = :bank)",
-            bank=self.bank_code,
-        )
-        batch = self._answered_batch(batch)
-        if batch is not None and self.kind in ("csv_return", "pain.002"):
-            self._check_against_batch(batch)
-        if batch is not None:
-            self._match_within_batch(batch.id)
-            if self.kind == "pain.002":
-                self._stage_unlisted(batch.id)
-        self._decide()
-        counts = self._counts()
-        entries = self._post(batch)
-        failed_by_reason = {
-            r.reason: r.n
-            for r in self._q(
-                "SELECT COALESCE(reason, 'unspecified') AS reason, count(*) AS n FROM recon_line "
-                "WHERE action = 'failed' GROUP BY 1 ORDER BY 1"
-            )
-        }
-        result = {
-            "file_id": self.file_id,
-            "sha256": self.sha,
-            "kind": self.kind,
-            "status": "applied",
-            "bank_code": self.bank_code,
-            "batch_id": batch.id if batch is not None else None,
-            "line_count": s.counted,
-            "total_fen": s.counted_total_fen,
-            "counts": counts,
-            "failed_by_reason": failed_by_reason,
-            "entries": entries,
-        }
-        self._store(result, batch=batch)
-        self._apply_payouts()
-        self._queue(batch)
-        return result
-
-    def _answered_batch(self, batch: Any) -> Any:
-        """The batch the file answers: the one given, else the one its references name."""
-        rows = self._q(
-            "SELECT p.batch_id, min(s.line_no) AS first_line, count(*) AS n FROM recon_line s "
-            "JOIN payout p ON p.id = s.payout_id GROUP BY p.batch_id ORDER BY n DESC"
-        ).all()
-        if self.bank_code is None:
-            banks = self._q(
-                "SELECT DISTINCT p.bank_code FROM recon_line s JOIN payout p ON p.id = s.payout_id"
-            ).all()
-            if len(banks) > 1:
-                raise FileRejected("the lines name payouts of several banks; give the bank code")
-            if banks:
-                self.bank_code = banks[0][0]
-            elif batch is not None:
-                self.bank_code = batch.bank_code
-            else:
-                raise FileRejected(
-                    "no line names a payout of ours: give the bank code and the batch it answers"
-                )
-        if self.kind == "camt.054":
-            return batch
-        if batch is not None:
-            stray = next((r for r in rows if r.batch_id != batch.id), None)
-            if stray is not None:
-                raise FileRejected(
-                    f"the reference names a payout of batch {stray.batch_id}, not of batch "
-                    f"{batch.id} that this file answers",
-                    line=stray.first_line,
-                    field="reference",
-                )
-            return batch
-        if len(rows) > 1:
-            raise FileRejected(
-                "a return file answers one batch, but its references name batches "
-                + ", ".join(str(r.batch_id) for r in rows),
-                line=rows[1].first_line,
-                field="reference",
-            )
-        if not rows:
-            raise FileRejected(
-                f"no line names a payout that bank {self.bank_code} was sent, so the batch this "
-                "file answers is unknown: give it",
-                field="batch_id",
-            )
-        return self._batch(rows[0].batch_id)
-
-    def _check_against_batch(self, batch: Any) -> None:
-        s = self.parsed.summary
-        if self.kind == "csv_return":
-            where = s.trailer_line
-            if s.counted > batch.line_count:
-                raise FileRejected(
-                    f"the file has {s.counted} lines but batch {batch.id} has {batch.line_count}",
-                    line=where,
-                    field="合计",
-                )
-            if s.counted_total_fen > batch.total_fen:
-                raise FileRejected(
-                    f"the lines total {s.counted_total_fen} fen, more than batch {batch.id}'s "
-                    f"{batch.total_fen}",
-                    line=where,
-                    field="合计",
-                )
-        else:
-            if s.declared_count is not None and s.declared_count != batch.line_count:
-                raise FileRejected(
-                    f"OrgnlNbOfTxs {s.declared_count} ≠ {batch.line_count} lines of batch {batch.id}",
-                    field="OrgnlNbOfTxs",
-                )
-            if s.declared_total_fen is not None and s.declared_total_fen != batch.total_fen:
-                raise FileRejected(
-                    f"OrgnlCtrlSum {s.declared_total_fen} fen ≠ batch {batch.id} total "
-                    f"{batch.total_fen} fen",
-                    field="OrgnlCtrlSum",
-                )
-
-    def _match_within_batch(self, batch_id: int) -> None:
-        # 2. (batch, 序号), when the amount agrees.
-        self._q(
-            "UPDATE recon_line s SET payout_id = p.id, matched_by = 'seq' FROM payout p "
-            "WHERE s.payout_id IS NULL AND s.seq IS NOT NULL AND p.batch_id = :b "
-            "AND p.seq = s.seq AND p.amount_fen = s.amount_fen",
-            b=batch_id,
-        )
-        # 3. Normalised (account, amount, name), only when exactly one payout fits. The file
-        # side is already NFKC-normalised with spaces and · removed by the parser.
-        norm_account = "p.account_key"
-        norm_name = "regexp_replace(p.payee_name, '[\\s·・•‧･]', '', 'g')"
-        self._q(
-            "WITH cand AS (SELECT s.k, min(p.id) AS pid, count(*) AS n FROM recon_line s "
-            f"JOIN payout p ON p.batch_id = :b AND p.amount_fen = s.amount_fen "
-            f"AND {norm_account} = s.account_key AND {norm_name} = s.name "
-            "WHERE s.payout_id IS NULL GROUP BY s.k) "
-            "UPDATE recon_line s SET payout_id = c.pid, matched_by = 'account' FROM cand c "
-            "WHERE c.k = s.k AND c.n = 1",
-            b=batch_id,
-        )
-        # Fuzzy: the same amount, preferring a payout whose account or name agrees, among
-        # sent payouts no line of this file took. Only a suggestion for a person.
-        self._q(
-            "UPDATE recon_line s SET suggested = (SELECT p.id FROM payout p "
-            "WHERE p.batch_id = :b AND p.state = 'sent' AND p.amount_fen = s.amount_fen "
-            "AND NOT EXISTS (SELECT 1 FROM recon_line t WHERE t.payout_id = p.id) "
-            f"ORDER BY ({norm_account} = s.account_key OR {norm_name} = s.name) DESC, p.id LIMIT 1) "
-            "WHERE s.payout_id IS NULL",
-            b=batch_id,
-        )
-
-    def _stage_unlisted(self, batch_id: int) -> None:
-        """pain.002 often lists only rejected lines; the rest take the block or group status.
-
-        Settlement completed (ACSC/ACCC) means paid; RJCT failed; any other accepted status
-        (ACCP, ACSP, PART…) is not yet paid, so those lines stay sent.
-        """
-        s = self.parsed.summary
-        block = s.payment_infos[0].pmt_inf_id if len(s.payment_infos) == 1 else None
-        status = unlisted_status(s, block)
-        code = (status or "").strip().upper()
-        if code in _SETTLED_STATUSES:
-            outcome = "paid"
-        elif unlisted_outcome(status) == "failed":
-            outcome = "failed"
-        else:
-            outcome = "accepted" if unlisted_outcome(status) == "accepted" else "unknown"
-        info = next((i for i in s.payment_infos if i.pmt_inf_id == block and i.status), None)
-        reason, raw_code, raw_text = (
-            (info.reason, info.raw_code, info.raw_text)
-            if info is not None
-            else (s.group_reason, s.group_raw_code, s.group_raw_text)
-        )
-        self._q(
-            "INSERT INTO recon_line (line_no, reference, amount_fen, outcome, reason, raw_code, "
-            "raw_text, payout_id, matched_by) SELECT NULL, p.reference, p.amount_fen, :o, "
-            "CASE WHEN :o = 'failed' THEN COALESCE(CAST(:r AS text), 'unspecified') END, :rc, :rt, "
-            "p.id, 'unlisted' FROM payout p WHERE p.batch_id = :b "
-            "AND NOT EXISTS (SELECT 1 FROM recon_line s WHERE s.payout_id = p.id)",
-            o=outcome,
-            r=reason,
-            rc=raw_code if outcome == "failed" else None,
-            rt=raw_text if outcome == "failed" else None,
-            b=batch_id,
-        )
-
-    def _decide(self) -> None:
-        # Lock the touched payouts in id order before deciding from their states.
-        self._q(
-            "WITH l AS (SELECT p.id FROM payout p WHERE p.id IN "
-            "(SELECT payout_id FROM recon_line WHERE payout_id IS NOT NULL) "
-            "ORDER BY p.id FOR UPDATE) SELECT count(*) FROM l"
-        )
-        # A payout named twice in one file: the first line counts, the next ones are a
-        # duplicate (same outcome) or a conflict (another outcome).
-        self._q(
-            "UPDATE recon_line s SET rn = r.rn, action = CASE WHEN r.rn > 1 THEN "
-            "CASE WHEN r.first_outcome = s.outcome THEN 'duplicate' ELSE 'conflict' END END "
-            "FROM (SELECT k, row_number() OVER w AS rn, first_value(outcome) OVER w AS first_outcome "
-            "FROM recon_line WHERE payout_id IS NOT NULL "
-            "WINDOW w AS (PARTITION BY payout_id ORDER BY k)) r WHERE r.k = s.k"
-        )
-        self._q(
-            "UPDATE recon_line s SET action = CASE "
-            "WHEN s.outcome = 'accepted' THEN 'accepted' "
-            "WHEN s.amount_fen IS NOT NULL AND s.amount_fen <> p.amount_fen THEN 'amount_mismatch' "
-            f"ELSE {decide_sql('p.state', 's.outcome')} END "
-            "FROM payout p WHERE p.id = s.payout_id AND s.action IS NULL"
-        )
-        self._q("UPDATE recon_line SET action = 'unmatched' WHERE payout_id IS NULL")
-
-    def _counts(self) -> dict[str, Any]:
-        counts: dict[str, Any] = {
-            a: 0
-            for a in (
-                *APPLYING,
-                "duplicate",
-                "conflict",
-                "refused",
-                "unknown",
-                "accepted",
-                "unmatched",
-                "amount_mismatch",
-            )
-        }
-        amounts: dict[str, int] = {}
-        for r in self._q(
-            "SELECT action, count(*) AS n, COALESCE(sum(amount_fen), 0) AS fen FROM recon_line "
-            "GROUP BY action"
-        ):
-            counts[r.action] = r.n
-            amounts[r.action] = int(r.fen)
-        counts["amount_fen"] = {a: amounts.get(a, 0) for a in (*APPLYING, "unmatched")}
-        return counts
-
-    def _post(self, batch: Any) -> list[int]:
-        """One entry per (county, fund) with a pair of postings per outcome."""
-        rows = self._q(
-            "SELECT p.county_code AS county, p.fund_code AS fund, s.action, "
-            "sum(p.amount_fen) AS fen, count(*) AS n, "
-            "array_agg(DISTINCT p.last_entry_id) FILTER (WHERE s.action = 'returned') AS paid_by "
-            "FROM recon_line s JOIN payout p ON p.id = s.payout_id "
-            "WHERE s.action IN ('paid', 'failed', 'returned') GROUP BY 1, 2, 3"
-        ).all()
-        books: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in rows:
-            b = books.setdefault((r.county, r.fund), {"paid_by": set()})
-            b[r.action] = int(r.fen)
-            b[r.action + "_n"] = r.n
-            b["paid_by"].update(e for e in (r.paid_by or []) if e is not None)
-        if batch is not None:
-            # Bank money on lines that matched nothing: parked in suspense of the batch's books.
-            parked = self._q(
-                "SELECT COALESCE(sum(amount_fen), 0) AS fen, count(*) AS n FROM recon_line "
-                "WHERE action = 'unmatched' AND outcome IN ('failed', 'returned') "
-                "AND amount_fen IS NOT NULL"
-            ).one()
-            if parked.fen:
-                b = books.setdefault((batch.county_code, batch.fund_code), {"paid_by": set()})
-                b["suspense"] = int(parked.fen)
-                b["suspense_n"] = parked.n
-        self._q(
-            "CREATE TEMP TABLE recon_entry (county text, fund text, entry_id bigint) ON COMMIT DROP"
-        )
-        if not books:
-            return []
-        pairs = sorted(books)
-        ensure_charts(self.session, set(pairs))
-        # Every account of every (county, fund) is locked before the first entry takes the
-        # chain head: the journal's lock order (accounts, then head) holds across the file.
-        self._q(
-            "WITH l AS (SELECT id FROM account WHERE (jurisdiction_code, fund_code) IN "
-            "(SELECT * FROM unnest(CAST(:j AS text[]), CAST(:f AS text[]))) "
-            "AND kind IN ('special_cash', 'in_transit', 'benefit_expense', 'suspense') "
-            "ORDER BY id FOR UPDATE) SELECT count(*) FROM l",
-            j=[p[0] for p in pairs],
-            f=[p[1] for p in pairs],
-        )
-        entries: list[int] = []
-        for county, fund in pairs:
-            b = books[(county, fund)]
-            memo = (
-                f"{self.kind} bank file {self.file_id}: {b.get('paid_n', 0)} paid, "
-                f"{b.get('failed_n', 0)} failed, {b.get('returned_n', 0)} returned, "
-                f"{b.get('suspense_n', 0)} unmatched to suspense"
-            )
-            if b["paid_by"]:
-                memo += "; returns of payouts paid by entries " + ", ".join(
-                    str(e) for e in sorted(b["paid_by"])
-                )
-            posted = journal.post_entry(
-                self.session,
-                kind="settlement",
-                lines=settlement_lines(
-                    county,
-                    fund,
-                    paid_fen=b.get("paid", 0),
-                    failed_fen=b.get("failed", 0),
-                    returned_fen=b.get("returned", 0),
-                    suspense_fen=b.get("suspense", 0),
-                ),
-                created_by=self.uploaded_by,
-                effective_date=self.value_date,
-                memo=memo,
-                document_type="bank_file",
-                document_id=str(self.file_id),
-                payload_digest=self.sha,
-            )
-            entries.append(posted.id)
-            self._q("INSERT INTO recon_entry VALUES (:c, :f, :e)", c=county, f=fund, e=posted.id)
-        return entries
-
-    def _apply_payouts(self) -> None:
-        """Hand what each matched payout became to the ledger's settlement service."""
-        settlement_table(self.session)
-        self._q(
-            "INSERT INTO settlement_staging (payout_id, state, entry_id, reason_code, raw_code, "
-            "raw_text, bank_file_id, line_no) SELECT s.payout_id, s.action, e.entry_id, s.reason, "
-            "s.raw_code, s.raw_text, :file, s.line_no "
-            "FROM recon_line s JOIN payout p ON p.id = s.payout_id "
-            "JOIN recon_entry e ON e.county = p.county_code AND e.fund = p.fund_code "
-            "WHERE s.action IN ('paid', 'failed', 'returned')",
-            file=self.file_id,
-        )
-        settle_payouts(self.session, source=f"bank_file:{self.file_id}")
-
-    def _queue(self, batch: Any) -> None:
-        self._q(
-            "INSERT INTO recon_exception (bank_file_id, line_no, problem, batch_id, county_code, "
-            "fund_code, payout_id, suggested_payout_id, payout_state, reference, seq, account, "
-            "name, amount_fen, outcome, reason_code, raw_code, raw_text, suspense_fen, entry_id) "
-            "SELECT :file, s.line_no, s.action, COALESCE(p.batch_id, :b), "
-            "COALESCE(p.county_code, :c), COALESCE(p.fund_code, :f), s.payout_id, s.suggested, "
-            "p.state, s.reference, s.seq, s.account, s.name, s.amount_fen, s.outcome, s.reason, "
-            "s.raw_code, s.raw_text, "
-            "CASE WHEN parked THEN s.amount_fen ELSE 0 END, CASE WHEN parked THEN e.entry_id END "
-            "FROM recon_line s LEFT JOIN payout p ON p.id = s.payout_id "
-            "LEFT JOIN recon_entry e ON e.county = :c AND e.fund = :f "
-            "CROSS JOIN LATERAL (SELECT s.action = 'unmatched' AND s.outcome IN "
-            "('failed', 'returned') AND s.amount_fen IS NOT NULL AND CAST(:b AS bigint) IS NOT NULL"
-            " AS parked) z "
-            f"WHERE s.action IN ({', '.join(repr(q) for q in QUEUED)}) ORDER BY s.k",
-            file=self.file_id,
-            b=batch.id if batch is not None else None,
-            c=batch.county_code if batch is not None else None,
-            f=batch.fund_code if batch is not None else None,
-        )
-
-    def _store(
-        self,
-        result: dict[str, Any],
-        *,
-        batch: Any = None,
-        status: str = "applied",
-        county: str | None = None,
-        fund: str | None = None,
-    ) -> None:
-        if self.bank_code is None:
-            raise FileRejected("cannot tell which bank sent this file: give the bank code")
-        # A return file lists account numbers: stored encrypted, chunk by chunk as it is read.
-        store_chunks(self.session, file_id=self.file_id, source=self.source)
-        self._q(
-            "INSERT INTO bank_file (id, sha256, content_format, size_bytes, kind, bank_code, "
-            "batch_id, county_code, fund_code, filename, uploaded_by, status, line_count, "
-            "total_fen, counts, result) VALUES (:id, :sha, :format, :size, :kind, :bank, :batch, "
-            ":county, :fund, :fn, :by, :status, :n, :total, CAST(:counts AS jsonb), "
-            "CAST(:result AS jsonb))",
-            id=self.file_id,
-            sha=self.sha,
-            format=CHUNKED,
-            size=self.source.size,
-            kind=self.kind,
-            bank=self.bank_code,
-            batch=batch.id if batch is not None else None,
-            county=county or (batch.county_code if batch is not None else None),
-            fund=fund or (batch.fund_code if batch is not None else None),
-            fn=self.filename,
-            by=self.uploaded_by,
-            status=status,
-            n=self.parsed.summary.counted,
-            total=self.parsed.summary.counted_total_fen,
-            counts=json.dumps(result.get("counts", {})),
-            result=json.dumps(result, ensure_ascii=False, default=str),
-        )
-
-    # -- statements ----------------------------------------------------------------------------
-
-    def reconcile_statement(
-        self, *, batch_id: int | None, county: str | None, fund: str | None
-    ) -> dict[str, Any]:
-        """camt.053: the closing balance against special cash at that date, the gap explained
-        by batches the bank has not debited yet and returns not yet booked, or flagged."""
-        s = self.parsed.summary
-        if batch_id is not None:
-            batch = self._batch(batch_id)
-            county, fund = batch.county_code, batch.fund_code
-        if county is None or fund is None:
-            raise ValidationFailed(
-                "a statement needs the county and fund of the special account it states",
-                [{"field": "county", "reason": "required for camt.053"}],
-            )
-        if self.bank_code is None:
-            raise ValidationFailed(
-                "a statement needs the bank code", [{"field": "bank", "reason": "required"}]
-            )
-        stmt = s.statement
-        if stmt is None or stmt.closing_fen is None:
-            raise FileRejected("the statement has no closing balance (CLBD)", field="Bal")
-        ccys = {c.upper() for c in (stmt.currency, s.currency) if c}
-        ccys |= {e.currency.upper() for e in stmt.entries if e.currency}
-        if ccys - {CURRENCY}:
-            raise FileRejected(
-                f"the statement is in {', '.join(sorted(ccys))}: only CNY accounts are ours",
-                field="Ccy",
-            )
-        if self.principal is not None and self.principal.role == "bank":
-            serves = self._q(
-                "SELECT 1 FROM payment_batch WHERE bank_code = :bk AND county_code = :c "
-                "UNION SELECT 1 FROM bank_service_area WHERE bank_code = :bk AND county_code = :c",
-                bk=self.bank_code,
-                c=county,
-            ).first()
-            if serves is None:
-                raise Forbidden(f"bank {self.bank_code} does not serve {county}")
-        as_of = stmt.closing_date or stmt.to_date or date.today()
-        books = {
-            r["kind"]: int(r["balance_fen"])
-            for r in journal.balances(self.session, jurisdiction=county, fund=fund, as_of=as_of)
-        }
-        cash = books.get(AccountKind.special_cash.value, 0)
-        difference = stmt.closing_fen - cash
-        debited = {e.amount_fen for e in stmt.entries if e.credit_debit == "DBIT"}
-        items: list[dict[str, Any]] = []
-        for b in self._q(
-            "SELECT b.id, b.total_fen, count(p.id) AS n, sum(p.amount_fen) AS fen "
-            "FROM payment_batch b JOIN payout p ON p.batch_id = b.id AND p.state = 'sent' "
-            "WHERE b.county_code = :c AND b.fund_code = :f AND b.status = 'released' "
-            "AND b.released_at::date <= :d GROUP BY b.id ORDER BY b.id",
-            c=county,
-            f=fund,
-            d=as_of,
-        ):
-            if b.total_fen in debited:
-                continue  # the bank executed it: its open lines are in the bank's hands
-            items.append(
-                {"item": "in_transit", "batch_id": b.id, "lines": b.n, "amount_fen": int(b.fen)}
-            )
-        refs = [r for e in stmt.entries if e.credit_debit == "CRDT" for r in e.end_to_end_ids]
-        if refs:
-            for p in self._q(
-                "SELECT reference, amount_fen, state FROM payout WHERE reference = ANY(:r) "
-                "AND state IN ('sent', 'paid') AND county_code = :c AND fund_code = :f",
-                r=[r.strip().upper() for r in refs],
-                c=county,
-                f=fund,
-            ):
-                items.append(
-                    {
-                        "item": "return_not_booked",
-                        "reference": p.reference,
-                        "amount_fen": int(p.amount_fen),
-                    }
-                )
-        explained = sum(i["amount_fen"] for i in items)
-        residual = difference - explained
-        status = "agreed" if difference == 0 else ("explained" if residual == 0 else "flagged")
-        result = {
-            "file_id": self.file_id,
-            "sha256": self.sha,
-            "kind": self.kind,
-            "status": status,
-            "bank_code": self.bank_code,
-            "county": county,
-            "fund": fund,
-            "as_of": as_of.isoformat(),
-            "closing_fen": stmt.closing_fen,
-            "special_cash_fen": cash,
-            "difference_fen": difference,
-            "items": items[:1000],
-            "explained_fen": explained,
-            "residual_fen": residual,
-            "suspense_fen": -books.get(AccountKind.suspense.value, 0),
-            "line_count": s.counted,
-            "total_fen": s.counted_total_fen,
-            "counts": {},
-        }
-        if status == "flagged":
-            self._q(
-                "INSERT INTO finding (rule, severity, jurisdiction_code, fund_code, period, "
-                "message, evidence) VALUES ('statement_unreconciled', 'warning', :c, :f, :p, :m, "
-                "CAST(:e AS jsonb))",
-                c=county,
-                f=fund,
-                p=as_of.strftime("%Y%m"),
-                m=f"专户对账单余额与账面专户存款不符，差额 {residual} 分未能解释",
-                e=json.dumps({"bank_file_id": self.file_id, "residual_fen": residual}),
-            )
-        self._store(result, status=status, county=county, fund=fund)
-        return result
 
 
 # ---- reads -----------------------------------------------------------------------------------
