@@ -129,6 +129,18 @@ ALTER TABLE payout {add};
 """
 
 
+def _each_payout_partition(alter: str) -> str:
+    """``ALTER TABLE <partition> <alter>`` for every partition of ``payout``."""
+    return f"""DO $$
+DECLARE part text;
+BEGIN
+    FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'payout'::regclass LOOP
+        EXECUTE format('ALTER TABLE %I {alter}', part);
+    END LOOP;
+END $$;"""
+
+
 def _partition_function(storage: str) -> str:
     return rf"""
 CREATE OR REPLACE FUNCTION ensure_period_partition(p char(6)) RETURNS void LANGUAGE plpgsql
@@ -359,14 +371,7 @@ CREATE TRIGGER payout_live_update AFTER UPDATE ON payout
     FOR EACH STATEMENT EXECUTE FUNCTION payout_live_update();
 
 {_partition_function(f"IF t = 'payout' THEN EXECUTE format('ALTER TABLE %I SET (fillfactor = {FILLFACTOR})', part); END IF;")}
-DO $$
-DECLARE part text;
-BEGIN
-    FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                 WHERE i.inhparent = 'payout'::regclass LOOP
-        EXECUTE format('ALTER TABLE %I SET (fillfactor = {FILLFACTOR})', part);
-    END LOOP;
-END $$;
+{_each_payout_partition(f'SET (fillfactor = {FILLFACTOR})')}
 
 {"".join(f"ALTER TABLE payout_settlement DROP CONSTRAINT payout_settlement_{c}_fkey;" + chr(10) for c in SETTLEMENT_REFS)}
 {_settlement_refs_check()}
@@ -380,14 +385,7 @@ DROP TRIGGER payout_settlement_refs ON payout_settlement;
 DROP FUNCTION payout_settlement_refs_check();
 {"".join(f"ALTER TABLE payout_settlement ADD CONSTRAINT payout_settlement_{c}_fkey FOREIGN KEY ({c}) REFERENCES {t}(id);" + chr(10) for c, t in SETTLEMENT_REFS.items())}
 {_partition_function("")}
-DO $$
-DECLARE part text;
-BEGIN
-    FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                 WHERE i.inhparent = 'payout'::regclass LOOP
-        EXECUTE format('ALTER TABLE %I RESET (fillfactor)', part);
-    END LOOP;
-END $$;
+{_each_payout_partition('RESET (fillfactor)')}
 DROP TRIGGER payout_live_insert ON payout;
 DROP TRIGGER payout_live_update ON payout;
 DROP FUNCTION payout_live_insert();
