@@ -187,8 +187,7 @@ def _settlement_refs_check() -> str:
         for column, table in SETTLEMENT_REFS.items()
     )
     return f"""
-CREATE FUNCTION payout_settlement_refs_check() RETURNS trigger LANGUAGE plpgsql
-SET enable_nestloop TO 'off' AS $$
+CREATE FUNCTION payout_settlement_refs_check() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE missing bigint;
 BEGIN
 {checks}
