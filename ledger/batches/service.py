@@ -207,11 +207,14 @@ def _build(
         text(
             "INSERT INTO payout (batch_id, seq, reference, county_code, fund_code, period, "
             f"{_COPY_COLUMNS}, reissue_of) "
-            "SELECT :b, row_number() OVER (ORDER BY reissue_of NULLS FIRST, household_id, "
-            "person_key), payout_reference(nextval('payout_reference_seq')), :c, :fund, period, "
-            f"{_COPY_COLUMNS}, reissue_of FROM batch_candidate c WHERE NOT EXISTS (SELECT 1 FROM "
-            "payout_live l WHERE l.person_key = c.person_key AND l.fund_code = :fund "
-            "AND l.period = c.period)"
+            # The number is drawn in a subquery, so that payout_reference (one SQL expression
+            # of it) is inlined rather than called once per line.
+            f"SELECT :b, seq, payout_reference(n), :c, :fund, period, {_COPY_COLUMNS}, "
+            "reissue_of FROM (SELECT row_number() OVER (ORDER BY reissue_of NULLS FIRST, "
+            "household_id, person_key) AS seq, nextval('payout_reference_seq') AS n, c.* "
+            "FROM batch_candidate c WHERE NOT EXISTS (SELECT 1 FROM payout_live l "
+            "WHERE l.person_key = c.person_key AND l.fund_code = :fund "
+            "AND l.period = c.period)) c"
         ),
         {**params, "b": batch_id},
     )

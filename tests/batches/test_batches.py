@@ -319,6 +319,47 @@ def test_the_database_refuses_a_payout_naming_what_does_not_exist(client, sessio
     session.rollback()
 
 
+def _insert_a_copy_of_line_1(
+    session, batch_id: int, *, seq: int, person: str, reissue_of: int
+) -> None:
+    columns = (
+        "batch_id, seq, reference, county_code, fund_code, period, person_key, household_id, "
+        "payee_name, account_key, account_enc, account_masked, account_name, bank_code, amount_fen"
+    )
+    chosen = (
+        columns.replace("seq,", ":seq,")
+        .replace("reference,", "payout_reference(nextval('payout_reference_seq')),")
+        .replace("person_key,", ":person,")
+    )
+    session.execute(
+        text(
+            f"INSERT INTO payout ({columns}, reissue_of) SELECT {chosen}, :o FROM payout "
+            "WHERE batch_id = :b AND seq = 1"
+        ),
+        {"b": batch_id, "seq": seq, "person": person, "o": reissue_of},
+    )
+
+
+def test_the_database_refuses_a_reissue_of_no_payout_and_a_second_reissue(client, session):
+    """What a reissue names is checked once per statement under the foreign key's name, and
+    one original has one reissue."""
+    _, batch, _ = _released_batch(client, session, n=2)
+    with pytest.raises(IntegrityError, match="payout_reissue_of_fkey"):
+        _insert_a_copy_of_line_1(
+            session, batch["id"], seq=100, person="p-none", reissue_of=987654321
+        )
+    session.rollback()
+    original = session.execute(
+        text("SELECT id FROM payout WHERE batch_id = :b AND seq = 2"), {"b": batch["id"]}
+    ).scalar_one()
+    _insert_a_copy_of_line_1(session, batch["id"], seq=101, person="p-first", reissue_of=original)
+    with pytest.raises(IntegrityError, match="payout_ref_reissue_of_key"):
+        _insert_a_copy_of_line_1(
+            session, batch["id"], seq=102, person="p-second", reissue_of=original
+        )
+    session.rollback()
+
+
 def test_a_person_listed_by_two_counties_is_paid_once(client, session):
     a = county(session, "440103")
     b = county(session, "440104")
