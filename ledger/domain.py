@@ -165,15 +165,19 @@ def leaf_digest(leaf: bytes) -> bytes:
 
 
 def merkle_root(leaves: Iterable[bytes]) -> str:
-    """Merkle root (SHA-256, odd node promoted) over leaf hashes; streams the leaves once.
+    """Merkle root (SHA-256, odd node promoted) over the leaves; streams them once."""
+    return merkle_root_of_hashes(leaf_digest(leaf) for leaf in leaves)
+
+
+def merkle_root_of_hashes(hashes: Iterable[bytes]) -> str:
+    """``merkle_root`` of leaves given by their leaf hashes (``leaf_digest``), streamed once.
 
     Kept as a stack of at most log2(n) pending nodes so a million lines use little memory.
     """
     stack: list[tuple[int, bytes]] = []  # (height, digest)
     count = 0
-    for leaf in leaves:
+    for node in hashes:
         count += 1
-        node = leaf_digest(leaf)
         height = 0
         while stack and stack[-1][0] == height:
             _, left = stack.pop()

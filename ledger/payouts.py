@@ -25,7 +25,7 @@ from typing import Literal, get_args
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ledger.domain import leaf_digest, merkle_root
+from ledger.domain import leaf_digest, merkle_root, merkle_root_of_hashes
 from ledger.pii import mask_name
 
 PayoutState = Literal["draft", "sent", "paid", "failed", "returned", "reissued", "cancelled"]
@@ -167,8 +167,22 @@ def batch_lines(session: Session, batch_id: int) -> Iterator[PayoutLine]:
 
 
 def batch_root(session: Session, batch_id: int) -> str:
-    """The Merkle root of the batch's lines in seq order: committed at release, rechecked by verify."""
+    """The Merkle root of the batch's lines in seq order, each leaf built here from its columns:
+    what ``verify`` recomputes, independently of the database's own leaf (``release_root``)."""
     return merkle_root(line.leaf() for line in batch_lines(session, batch_id))
+
+
+def release_root(session: Session, batch_id: int) -> str:
+    """The Merkle root a release commits to: the same root as ``batch_root``, over the leaf
+    hashes the database computes (``leaf_hash_sql``, as the payout guard records each sent
+    line's), so that no line is fetched whole; ``verify`` recomputes it from the columns."""
+    result = session.execute(
+        text(
+            f"SELECT {leaf_sha256_sql('p')} FROM payout p WHERE p.batch_id = :b ORDER BY p.seq"
+        ).execution_options(yield_per=20000),
+        {"b": batch_id},
+    )
+    return merkle_root_of_hashes(bytes(r[0]) for r in result)
 
 
 # ---- the same leaf in SQL, for the payout guard ---------------------------------------------
@@ -189,11 +203,16 @@ _V2_SQL = (
 )
 
 
-def leaf_hash_sql(p: str) -> str:
-    """The hex leaf hash of the payout row aliased ``p``, as ``PayoutLine.leaf_hash`` computes it
-    (needs the SQL ``mask_name`` of ``ledger.pii.MASK_NAME_SQL``)."""
+def leaf_sha256_sql(p: str) -> str:
+    """The leaf hash (bytea) of the payout row aliased ``p``, as ``PayoutLine.leaf_hash`` computes
+    it (needs the SQL ``mask_name`` of ``ledger.pii.MASK_NAME_SQL``)."""
     leaf = f"CASE {p}.leaf_version WHEN 1 THEN {_V1_SQL} ELSE {_V2_SQL} END".format(p=p)
-    return f"encode(sha256('\\x00'::bytea || convert_to({leaf}, 'UTF8')), 'hex')"
+    return f"sha256('\\x00'::bytea || convert_to({leaf}, 'UTF8'))"
+
+
+def leaf_hash_sql(p: str) -> str:
+    """``leaf_sha256_sql`` in hex, as ``PayoutLine.leaf_hash`` gives it."""
+    return f"encode({leaf_sha256_sql(p)}, 'hex')"
 
 
 def transition_sql(old: str, new: str) -> str:

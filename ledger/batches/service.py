@@ -24,7 +24,7 @@ from ledger.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ledger.journal.service import post_entry
 from ledger.jurisdictions.catalog import resolve_fund
 from ledger.jurisdictions.service import fund_code
-from ledger.payouts import batch_root
+from ledger.payouts import release_root
 from ledger.pii import account_key, decrypt
 from ledger.roster.service import entitled_sql
 
@@ -332,7 +332,7 @@ def acknowledged_warnings(session: Session, batch_id: int) -> list[dict[str, Any
 
 def digest(session: Session, batch_id: int) -> str:
     """The Merkle root of the batch's lines in seq order, as ``ledger verify`` recomputes it."""
-    return batch_root(session, batch_id)
+    return release_root(session, batch_id)
 
 
 def release_batch(
