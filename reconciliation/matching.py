@@ -297,21 +297,19 @@ def _decide(file: BankFile) -> None:
         "(SELECT payout_id FROM recon_line WHERE payout_id IS NOT NULL) "
         "ORDER BY p.id FOR UPDATE) SELECT count(*) FROM l"
     )
-    # A payout named twice in one file: the first line counts, the next ones are a
-    # duplicate (same outcome) or a conflict (another outcome).
+    # One pass decides every matched line. A payout named twice in one file: the first line
+    # counts, the next ones are a duplicate (same outcome) or a conflict (another outcome).
     file.execute(
-        "UPDATE recon_line s SET rn = r.rn, action = CASE WHEN r.rn > 1 THEN "
-        "CASE WHEN r.first_outcome = s.outcome THEN 'duplicate' ELSE 'conflict' END END "
-        "FROM (SELECT k, row_number() OVER w AS rn, first_value(outcome) OVER w AS first_outcome "
-        "FROM recon_line WHERE payout_id IS NOT NULL "
-        "WINDOW w AS (PARTITION BY payout_id ORDER BY k)) r WHERE r.k = s.k"
-    )
-    file.execute(
-        "UPDATE recon_line s SET action = CASE "
+        "UPDATE recon_line s SET rn = r.rn, action = CASE "
+        "WHEN r.rn > 1 THEN CASE WHEN r.first_outcome = s.outcome THEN 'duplicate' "
+        "ELSE 'conflict' END "
         "WHEN s.outcome = 'accepted' THEN 'accepted' "
-        "WHEN s.amount_fen IS NOT NULL AND s.amount_fen <> p.amount_fen THEN 'amount_mismatch' "
-        f"ELSE {decide_sql('p.state', 's.outcome')} END "
-        "FROM payout p WHERE p.id = s.payout_id AND s.action IS NULL"
+        "WHEN s.amount_fen IS NOT NULL AND s.amount_fen <> r.payout_fen THEN 'amount_mismatch' "
+        f"ELSE {decide_sql('r.state', 's.outcome')} END "
+        "FROM (SELECT t.k, row_number() OVER w AS rn, first_value(t.outcome) OVER w "
+        "AS first_outcome, p.state, p.amount_fen AS payout_fen "
+        "FROM recon_line t JOIN payout p ON p.id = t.payout_id "
+        "WINDOW w AS (PARTITION BY t.payout_id ORDER BY t.k)) r WHERE r.k = s.k"
     )
     file.execute("UPDATE recon_line SET action = 'unmatched' WHERE payout_id IS NULL")
 
