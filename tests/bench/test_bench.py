@@ -154,3 +154,39 @@ def test_report_states_the_machine_the_table_and_each_target() -> None:
     assert "≥ 195/s achieved at 200/s offered: met (196/s)" in md
     assert "python-accounting: pip failed" in md
     assert "## Where the time goes" in md
+
+
+def test_the_schema_floor_copies_the_tables_it_stands_for(db_url: str) -> None:
+    """The least-build bench writes into copies that keep the real tables' indexes and fill
+    factor, so its floor follows the schema; the release's least records a leaf per line."""
+    from bench import schema_floor
+
+    ci = _conninfo(db_url)
+    with psycopg.connect(ci) as conn:
+        conn.execute("SELECT ensure_period_partition(%s)", (schema_floor.PERIOD,))
+        conn.commit()
+        data = schema_floor._inputs(30, "440103")
+        parts: dict[str, float] = {}
+        assert schema_floor._bare(conn, data, "t") > 0
+        schema_floor._shaped(conn, data, "t", parts)
+        assert set(parts) == {"payout", "ref", "event", "live"}
+
+        def indexes(table: str) -> int:
+            row = conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s", (table,))
+            return int(row.fetchone()[0])  # type: ignore[index]
+
+        real = ("payout_p" + schema_floor.PERIOD, "payout_ref", "payout_live")
+        for source, copy in zip(
+            real, ("floor_payout_t", "floor_ref_t", "floor_live_t"), strict=True
+        ):
+            assert indexes(copy) == indexes(source) > 0
+        options = conn.execute(
+            "SELECT reloptions FROM pg_class WHERE relname = 'floor_payout_t'"
+        ).fetchone()
+        assert options == (["fillfactor=50"],)
+        sent = conn.execute(
+            "SELECT count(*) FILTER (WHERE to_state = 'sent' AND line_digest ~ '^[0-9a-f]{64}$'), "
+            "count(*) FROM floor_event_t"
+        ).fetchone()
+        assert sent == (30, 60)
+        assert conn.execute("SELECT count(*) FROM floor_bare_t").fetchone() == (30,)
