@@ -1,7 +1,8 @@
 """Payout references: unique per attempt, 10 characters of [0-9A-Z] (fits the narrowest remark).
 
 Nine base-36 digits of a database sequence and a check character. The database computes them
-(``payout_reference()``, one SQL expression since migration 0025); this is the same rule for checking one by hand.
+(``payout_reference()``, one SQL expression since migration 0025); this is the same rule for
+checking one by hand.
 """
 
 from __future__ import annotations
