@@ -11,8 +11,13 @@ says nothing new:
   batch is the payout's, already checked once per statement by ``payout_keys_check``
   (migration 0024), and ``payout_ref`` is written by nothing but the payout's triggers (the
   application can only read it). The reissue is now checked once per statement, over the
-  distinct originals a build names, under the foreign key's name ``payout_reissue_of_fkey``;
-  ``payment_batch`` and ``payout_ref`` refuse DELETE and TRUNCATE, so what was checked stays.
+  distinct originals a build names, under the foreign key's name ``payout_reissue_of_fkey``
+  (and row by row by an UPDATE that sets it).
+* What a foreign key also did for the row it named, refusing a change of its key, is now done
+  by ``refuse_key_change`` for every table a payout names without one: ``payment_batch.id``
+  (its last row-by-row key, the registry's, goes here), ``bank.code``, ``fund.code`` and
+  ``jurisdiction.code`` (whose keys went in 0024), and ``payout_ref.id``. With DELETE and
+  TRUNCATE already refused on each, what was checked when a payout was written stays true.
 * "One reissue per original" was a unique index holding a NULL for every first attempt; it
   is now a partial unique index of the same name over the reissues alone.
 
@@ -85,6 +90,24 @@ BEGIN
 END $$;
 """
 
+# The tables a payout names, and the key a payout names them by.
+KEYS = {
+    "payout_ref": "id",
+    "payment_batch": "id",
+    "bank": "code",
+    "fund": "code",
+    "jurisdiction": "code",
+}
+
+
+def _key_triggers() -> str:
+    return "\n".join(
+        f"CREATE TRIGGER {t}_key_fixed BEFORE UPDATE OF {k} ON {t} FOR EACH ROW "
+        f"WHEN (OLD.{k} IS DISTINCT FROM NEW.{k}) EXECUTE FUNCTION refuse_key_change('{k}');"
+        for t, k in KEYS.items()
+    )
+
+
 _REISSUE_MISSING = """
     IF FOUND THEN
         RAISE EXCEPTION 'insert or update on table "payout" violates foreign key constraint '
@@ -123,12 +146,18 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM payout_ref x WHERE x.id = NEW.reissue_of);{_REISSUE_MISSING}
     RETURN NULL;
 END $$;
-CREATE TRIGGER payout_ref_no_update_of_id BEFORE UPDATE OF id ON payout_ref
-    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION refuse_change();
+CREATE FUNCTION refuse_key_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%.% never changes: payouts name it', TG_TABLE_NAME, TG_ARGV[0]
+        USING ERRCODE = '42501';
+END $$;
+{_key_triggers()}
 """
 
-PREVIOUS_REGISTRY = r"""
-DROP TRIGGER payout_ref_no_update_of_id ON payout_ref;
+# Partitions archived (detached) at this revision never had ``payout_reissue_of_fkey``: the
+# downgrade restores it on the live payout, not on an archived table.
+PREVIOUS_REGISTRY = rf"""
+{"".join(f"DROP TRIGGER {t}_key_fixed ON {t};" + chr(10) for t in KEYS)}DROP FUNCTION refuse_key_change();
 CREATE OR REPLACE FUNCTION payout_ref_update() RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.access import service as access
 from ledger.batches.instruction_files import validate_pain001
@@ -356,6 +356,31 @@ def test_the_database_refuses_a_reissue_of_no_payout_and_a_second_reissue(client
     with pytest.raises(IntegrityError, match="payout_ref_reissue_of_key"):
         _insert_a_copy_of_line_1(
             session, batch["id"], seq=102, person="p-second", reissue_of=original
+        )
+    session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "named_by"),
+    [
+        ("payment_batch", "id", "id"),
+        ("bank", "code", "bank_code"),
+        ("fund", "code", "fund_code"),
+        ("jurisdiction", "code", "county_code"),
+    ],
+)
+def test_what_a_payout_names_keeps_its_key(client, session, table, key, named_by):
+    """No foreign key guards these rows any more (the payout's are statement checks), so their
+    keys are refused a change: a payout can never be left naming a row that is gone."""
+    _, batch, _ = _released_batch(client, session, n=1)
+    new_key = "id + 100000" if key == "id" else "reverse(code)"
+    with pytest.raises(DBAPIError, match=f"{table}.{key} never changes"):
+        session.execute(
+            text(
+                f"UPDATE {table} SET {key} = {new_key} WHERE {key} = "
+                f"(SELECT {named_by} FROM payment_batch WHERE id = :b)"
+            ),
+            {"b": batch["id"]},
         )
     session.rollback()
 
