@@ -277,7 +277,7 @@ APPEND_ONLY_TABLES = (
     "period_archive",
     "period_archive_request",
 )
-READ_ONLY_TABLES = ("payout_ref", "payout_live")
+READ_ONLY_TABLES = ("payout_ref", "payout_live", "payout_event")
 """Written only by a trigger (SECURITY DEFINER): the application reads them."""
 
 

@@ -87,10 +87,13 @@ def test_the_application_cannot_write_a_partition(
     with pytest.raises(DBAPIError, match="permission denied"):
         session.execute(text("UPDATE payout_ref SET reference = 'X'"))
     session.rollback()
-    # The registry of live payouts is the database's alone: the service can only read it.
+    # The registry of live payouts and the payouts' history are the database's alone: the
+    # service can only read them (an event exists only because its guard saw a payout move).
     for sql in (
         "DELETE FROM payout_live",
         "INSERT INTO payout_live SELECT person_key, fund_code, '209901', id FROM payout",
+        "INSERT INTO payout_event (payout_id, period, from_state, to_state, source) "
+        "SELECT id, period, 'sent', 'paid', 'forged' FROM payout",
     ):
         with pytest.raises(DBAPIError, match="permission denied"):
             session.execute(text(sql))
