@@ -279,18 +279,43 @@ def test_reissue_pays_once_under_a_new_reference(client, session):
 def test_the_database_refuses_a_second_live_payout(client, session):
     _, batch, _ = _released_batch(client, session, n=2)
     with pytest.raises(IntegrityError, match="payout_one_live_attempt"):
-        session.execute(
-            text(
-                "INSERT INTO payout (batch_id, seq, reference, county_code, fund_code, period, "
-                "person_key, household_id, payee_name, account_key, account_enc, account_masked, "
-                "account_name, bank_code, amount_fen) SELECT batch_id, 99, 'ZZZZZZZZZZ', "
-                "county_code, fund_code, period, person_key, household_id, payee_name, account_key, "
-                "account_enc, account_masked, account_name, bank_code, 100 "
-                "FROM payout WHERE batch_id = :b AND seq = 1"
-            ),
-            {"b": batch["id"]},
+        _insert_a_copy_of_line_1(
+            session, batch["id"], seq="99", reference="'ZZZZZZZZZZ'", amount_fen="100"
         )
     session.rollback()
+
+
+_LINE_COLUMNS = (
+    "batch_id",
+    "seq",
+    "reference",
+    "county_code",
+    "fund_code",
+    "period",
+    "person_key",
+    "household_id",
+    "payee_name",
+    "account_key",
+    "account_enc",
+    "account_masked",
+    "account_name",
+    "bank_code",
+    "amount_fen",
+)
+
+
+def _insert_a_copy_of_line_1(session, batch_id: int, **values: str) -> None:
+    """INSERT, as the service's role, a copy of the batch's line 1 with ``values`` (column →
+    SQL expression) in place of its own."""
+    columns = [*_LINE_COLUMNS, *(c for c in values if c not in _LINE_COLUMNS)]
+    chosen = ", ".join(values.get(c, c) for c in columns)
+    session.execute(
+        text(
+            f"INSERT INTO payout ({', '.join(columns)}) SELECT {chosen} FROM payout "
+            "WHERE batch_id = :b AND seq = 1"
+        ),
+        {"b": batch_id},
+    )
 
 
 @pytest.mark.parametrize(
@@ -301,62 +326,43 @@ def test_the_database_refuses_a_payout_naming_what_does_not_exist(client, sessio
     """The payout's references are checked once per statement (the distinct values written),
     and refused under the foreign key's name."""
     _, batch, _ = _released_batch(client, session, n=2)
-    columns = (
-        "batch_id, seq, reference, county_code, fund_code, period, person_key, household_id, "
-        "payee_name, account_key, account_enc, account_masked, account_name, bank_code, amount_fen"
-    )
-    chosen = columns.replace("seq,", "99,").replace("reference,", "'ZZZZZZZZZZ',")
-    chosen = chosen.replace("person_key,", "'another-person',").replace("amount_fen", "100")
-    chosen = chosen.replace(f"{column},", f"{value},").replace(f", {column}", f", {value}")
     with pytest.raises(IntegrityError, match=f"payout_{column}_fkey"):
-        session.execute(
-            text(
-                f"INSERT INTO payout ({columns}) SELECT {chosen} FROM payout "
-                "WHERE batch_id = :b AND seq = 1"
-            ),
-            {"b": batch["id"]},
+        _insert_a_copy_of_line_1(
+            session,
+            batch["id"],
+            seq="99",
+            reference="'ZZZZZZZZZZ'",
+            person_key="'another-person'",
+            amount_fen="100",
+            **{column: value},
         )
     session.rollback()
-
-
-def _insert_a_copy_of_line_1(
-    session, batch_id: int, *, seq: int, person: str, reissue_of: int
-) -> None:
-    columns = (
-        "batch_id, seq, reference, county_code, fund_code, period, person_key, household_id, "
-        "payee_name, account_key, account_enc, account_masked, account_name, bank_code, amount_fen"
-    )
-    chosen = (
-        columns.replace("seq,", ":seq,")
-        .replace("reference,", "payout_reference(nextval('payout_reference_seq')),")
-        .replace("person_key,", ":person,")
-    )
-    session.execute(
-        text(
-            f"INSERT INTO payout ({columns}, reissue_of) SELECT {chosen}, :o FROM payout "
-            "WHERE batch_id = :b AND seq = 1"
-        ),
-        {"b": batch_id, "seq": seq, "person": person, "o": reissue_of},
-    )
 
 
 def test_the_database_refuses_a_reissue_of_no_payout_and_a_second_reissue(client, session):
     """What a reissue names is checked once per statement under the foreign key's name, and
     one original has one reissue."""
     _, batch, _ = _released_batch(client, session, n=2)
-    with pytest.raises(IntegrityError, match="payout_reissue_of_fkey"):
+
+    def reissue(seq: int, person: str, original: int) -> None:
         _insert_a_copy_of_line_1(
-            session, batch["id"], seq=100, person="p-none", reissue_of=987654321
+            session,
+            batch["id"],
+            seq=str(seq),
+            reference="payout_reference(nextval('payout_reference_seq'))",
+            person_key=f"'{person}'",
+            reissue_of=str(original),
         )
+
+    with pytest.raises(IntegrityError, match="payout_reissue_of_fkey"):
+        reissue(100, "p-none", 987654321)
     session.rollback()
     original = session.execute(
         text("SELECT id FROM payout WHERE batch_id = :b AND seq = 2"), {"b": batch["id"]}
     ).scalar_one()
-    _insert_a_copy_of_line_1(session, batch["id"], seq=101, person="p-first", reissue_of=original)
+    reissue(101, "p-first", original)
     with pytest.raises(IntegrityError, match="payout_ref_reissue_of_key"):
-        _insert_a_copy_of_line_1(
-            session, batch["id"], seq=102, person="p-second", reissue_of=original
-        )
+        reissue(102, "p-second", original)
     session.rollback()
 
 
