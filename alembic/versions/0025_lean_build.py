@@ -115,6 +115,38 @@ _REISSUE_MISSING = """
             USING ERRCODE = '23503', CONSTRAINT = 'payout_reissue_of_fkey';
     END IF;"""
 
+def _registry_writers(*, checked: bool) -> str:
+    """The payout's triggers that write ``payout_ref``: with ``checked``, each also refuses a
+    reissue of a payout that does not exist (this revision), else not (0024's, whose foreign
+    keys did it)."""
+    statement = row = declare = ""
+    if checked:
+        declare = "DECLARE missing bigint;\n"
+        statement = f"""
+    SELECT r.id INTO missing
+      FROM (SELECT DISTINCT reissue_of AS id FROM new_payout WHERE reissue_of IS NOT NULL) r
+     WHERE NOT EXISTS (SELECT 1 FROM payout_ref x WHERE x.id = r.id) LIMIT 1;{_REISSUE_MISSING}"""
+        row = f"""
+    SELECT NEW.reissue_of INTO missing
+     WHERE NEW.reissue_of IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM payout_ref x WHERE x.id = NEW.reissue_of);{_REISSUE_MISSING}"""
+    return f"""CREATE OR REPLACE FUNCTION payout_ref_insert() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+{declare}BEGIN
+    INSERT INTO payout_ref (id, reference, reissue_of, batch_id, seq, period)
+    SELECT id, reference, reissue_of, batch_id, seq, period FROM new_payout;{statement}
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION payout_ref_update() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+{declare}BEGIN
+    UPDATE payout_ref SET reference = NEW.reference, reissue_of = NEW.reissue_of,
+           batch_id = NEW.batch_id, seq = NEW.seq
+     WHERE id = NEW.id;{row}
+    RETURN NULL;
+END $$;"""
+
+
 REGISTRY = rf"""
 ALTER TABLE payout DROP CONSTRAINT payout_reissue_of_fkey;
 ALTER TABLE payout_ref DROP CONSTRAINT payout_ref_reissue_of_fkey,
@@ -123,29 +155,7 @@ ALTER TABLE payout_ref DROP CONSTRAINT payout_ref_reissue_of_fkey,
 CREATE UNIQUE INDEX payout_ref_reissue_of_key ON payout_ref (reissue_of)
     WHERE reissue_of IS NOT NULL;
 
-CREATE OR REPLACE FUNCTION payout_ref_insert() RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE missing bigint;
-BEGIN
-    INSERT INTO payout_ref (id, reference, reissue_of, batch_id, seq, period)
-    SELECT id, reference, reissue_of, batch_id, seq, period FROM new_payout;
-    SELECT r.id INTO missing
-      FROM (SELECT DISTINCT reissue_of AS id FROM new_payout WHERE reissue_of IS NOT NULL) r
-     WHERE NOT EXISTS (SELECT 1 FROM payout_ref x WHERE x.id = r.id) LIMIT 1;{_REISSUE_MISSING}
-    RETURN NULL;
-END $$;
-CREATE OR REPLACE FUNCTION payout_ref_update() RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE missing bigint;
-BEGIN
-    UPDATE payout_ref SET reference = NEW.reference, reissue_of = NEW.reissue_of,
-           batch_id = NEW.batch_id, seq = NEW.seq
-     WHERE id = NEW.id;
-    SELECT NEW.reissue_of INTO missing
-     WHERE NEW.reissue_of IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM payout_ref x WHERE x.id = NEW.reissue_of);{_REISSUE_MISSING}
-    RETURN NULL;
-END $$;
+{_registry_writers(checked=True)}
 CREATE FUNCTION refuse_key_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '%.% never changes: payouts name it', TG_TABLE_NAME, TG_ARGV[0]
@@ -158,21 +168,7 @@ END $$;
 # downgrade restores it on the live payout, not on an archived table.
 PREVIOUS_REGISTRY = rf"""
 {"".join(f"DROP TRIGGER {t}_key_fixed ON {t};" + chr(10) for t in KEYS)}DROP FUNCTION refuse_key_change();
-CREATE OR REPLACE FUNCTION payout_ref_update() RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public, pg_temp AS $$
-BEGIN
-    UPDATE payout_ref SET reference = NEW.reference, reissue_of = NEW.reissue_of,
-           batch_id = NEW.batch_id, seq = NEW.seq
-     WHERE id = NEW.id;
-    RETURN NULL;
-END $$;
-CREATE OR REPLACE FUNCTION payout_ref_insert() RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public, pg_temp AS $$
-BEGIN
-    INSERT INTO payout_ref (id, reference, reissue_of, batch_id, seq, period)
-    SELECT id, reference, reissue_of, batch_id, seq, period FROM new_payout;
-    RETURN NULL;
-END $$;
+{_registry_writers(checked=False)}
 DROP INDEX payout_ref_reissue_of_key;
 ALTER TABLE payout_ref ADD CONSTRAINT payout_ref_reissue_of_key UNIQUE (reissue_of),
     ADD CONSTRAINT payout_ref_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES payment_batch(id),
