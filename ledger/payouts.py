@@ -174,7 +174,7 @@ def batch_root(session: Session, batch_id: int) -> str:
 
 def release_root(session: Session, batch_id: int) -> str:
     """The Merkle root a release commits to: the same root as ``batch_root``, over the leaf
-    hashes the database computes (``leaf_hash_sql``, as the payout guard records each sent
+    hashes the database computes (``leaf_sha256_sql``, as the payout guard records each sent
     line's), so that no line is fetched whole; ``verify`` recomputes it from the columns."""
     result = session.execute(
         text(

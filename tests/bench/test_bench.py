@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bench import pgraw, posting, report
+from bench import pgraw, posting, report, schema_floor
 from bench.common import Figure
 from bench.timing import percentile, run_threads
 from ledger.journal.verify import verify
@@ -159,8 +159,6 @@ def test_report_states_the_machine_the_table_and_each_target() -> None:
 def test_the_schema_floor_copies_the_tables_it_stands_for(db_url: str) -> None:
     """The least-build bench writes into copies that keep the real tables' indexes and fill
     factor, so its floor follows the schema; the release's least records a leaf per line."""
-    from bench import schema_floor
-
     ci = _conninfo(db_url)
     with psycopg.connect(ci) as conn:
         conn.execute("SELECT ensure_period_partition(%s)", (schema_floor.PERIOD,))
